@@ -1,0 +1,126 @@
+"""The ``charter`` command and its error handling."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from charter.cli import audit, db
+from charter.cli.output import error_line, print_json, stdout
+from charter.cli.state import CliState, settings
+
+
+class CharterGroup(TyperGroup):
+    """Turns every error into one ``Error: ...`` line and exit code 1 (tracebacks only with --debug)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from charter.errors import CharterError
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # exit codes, usage errors (exit 2) and Ctrl-C at a prompt: typer handles these
+        except CharterError as exc:
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            error_line(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error_line("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            error_line(
+                f"unexpected {type(exc).__name__}: {exc} (this is a bug in Charter; rerun with --debug "
+                "for the traceback and report it)"
+            )
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="charter",
+    cls=CharterGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Charter: the governance control plane for machine learning in production.",
+)
+app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="The Charter home folder (default: $CHARTER_HOME or ./.charter)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Control-plane database (default: $CHARTER_DATABASE_URL or SQLite in the home).",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+) -> None:
+    """Charter: the governance control plane for machine learning in production."""
+    ctx.obj = CliState(home=home, database_url=database_url, debug=debug)
+
+
+@app.command()
+def version(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show Charter's version, Python's, and the schema revision this Charter needs."""
+    import platform
+
+    from charter.store.revisions import HEAD
+    from charter.version import version as charter_version
+
+    info = {"charter": charter_version(), "python": platform.python_version(), "schema": HEAD}
+    if json_output:
+        print_json(info)
+    else:
+        stdout().print(f"charter {info['charter']} (python {info['python']}, schema {info['schema']})")
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create the Charter home: folder, signing key and database (or bring them up to date).
+
+    Safe to run again. If any step fails, what this run created is removed again.
+    """
+    from charter.services.home import init_home
+
+    result = init_home(settings(ctx))
+    if json_output:
+        print_json(result.to_dict())
+        return
+    out = stdout()
+    verb = "Initialised" if result.first_time else "Checked"
+    out.print(f"{verb} Charter home {result.home}")
+    out.print(f"  database   {result.database} (schema {result.revision})")
+    key_note = " (new)" if result.created_key else ""
+    out.print(f"  signing key {result.key_id}{key_note}")
+    if result.revision_before not in (None, result.revision):
+        out.print(f"  migrated   {result.revision_before} -> {result.revision}")
+
+
+def main() -> None:
+    """Entry point of the ``charter`` console script."""
+    app(prog_name="charter")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Rendering helpers shared by the commands: JSON, tables, progress bars, error lines."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+
+#: Progress bars only appear for work at least this large, and only on a terminal.
+PROGRESS_THRESHOLD = 20_000
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def print_json_line(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, sort_keys=True, default=str) + "\n")
+
+
+def error_line(message: str) -> None:
+    """The one line a user sees for an error (plain text: messages may contain brackets)."""
+    sys.stderr.write(f"Error: {message}\n")
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr for long work; yields a callback taking 'done so far'."""
+    console = stderr()
+    if total is None or total < PROGRESS_THRESHOLD or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)

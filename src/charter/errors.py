@@ -1,0 +1,128 @@
+"""Charter's error hierarchy.
+
+Every error a user can meet is a :class:`CharterError` with a stable ``code``
+(used by tests, the REST API and scripts) and an HTTP ``status``. The CLI turns
+them into one ``Error: ...`` line; the API into a JSON problem document. A
+message names the thing that is wrong and, where there is one, the fix.
+
+    CharterError                      charter.error             500
+    ├── InvalidInput                  input.invalid             400
+    │   └── LedgerEntryInvalid        ledger.entry_invalid      400
+    ├── NotFound                      not_found                 404
+    ├── Conflict                      conflict                  409
+    ├── ConfigError                   config.invalid            500
+    │   ├── HomeMissing               home.missing              500
+    │   ├── HomeCorrupt               home.corrupt              500
+    │   └── SigningKeyError           key.invalid               500
+    │       ├── SigningKeyMissing     key.missing               500
+    │       └── SigningKeyUnwritable  key.unwritable            500
+    └── StoreError                    store.error               503
+        ├── StoreUnreachable          store.unreachable         503
+        ├── StoreNotInitialised       store.not_initialised     503
+        ├── SchemaOutdated            store.schema_outdated     503
+        └── SchemaTooNew              store.schema_too_new      503
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CharterError(Exception):
+    """Base of every error Charter raises on purpose."""
+
+    code: ClassVar[str] = "charter.error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "status": self.status, "message": self.message}
+
+
+class InvalidInput(CharterError):
+    """A value given by the user is malformed or out of range."""
+
+    code = "input.invalid"
+    status = 400
+
+
+class LedgerEntryInvalid(InvalidInput):
+    """A ledger entry cannot be written as given (bad action, actor, payload)."""
+
+    code = "ledger.entry_invalid"
+
+
+class NotFound(CharterError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(CharterError):
+    code = "conflict"
+    status = 409
+
+
+class ConfigError(CharterError):
+    """Settings, paths or keys are wrong; nothing was changed."""
+
+    code = "config.invalid"
+
+
+class HomeMissing(ConfigError):
+    code = "home.missing"
+
+
+class HomeCorrupt(ConfigError):
+    code = "home.corrupt"
+
+
+class SigningKeyError(ConfigError):
+    code = "key.invalid"
+
+
+class SigningKeyMissing(SigningKeyError):
+    code = "key.missing"
+
+
+class SigningKeyUnwritable(SigningKeyError):
+    code = "key.unwritable"
+
+
+class StoreError(CharterError):
+    """The control-plane database cannot be used."""
+
+    code = "store.error"
+    status = 503
+
+
+class StoreUnreachable(StoreError):
+    code = "store.unreachable"
+
+
+class StoreNotInitialised(StoreError):
+    code = "store.not_initialised"
+
+
+class SchemaOutdated(StoreError):
+    code = "store.schema_outdated"
+
+
+class SchemaTooNew(StoreError):
+    code = "store.schema_too_new"
+
+
+def all_error_classes() -> list[type[CharterError]]:
+    """Every concrete error class, for the docs and the API's error table."""
+    found: list[type[CharterError]] = []
+    stack: list[type[CharterError]] = [CharterError]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(reversed(cls.__subclasses__()))
+    return found

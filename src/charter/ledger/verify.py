@@ -1,0 +1,411 @@
+"""Verification of the chain, its head and its signed checkpoints.
+
+The fast path checks a chunk of entries with C-level ``map`` pipelines and tuple
+comparisons (no Python code runs per entry), so a clean ledger verifies at
+millions of entries per second. Only when a chunk fails does the slow path walk
+the chain entry by entry to say where and what: ``edited``, ``missing``,
+``inserted``, ``reordered``, ``broken_link``, ``head_mismatch``, and for
+checkpoints ``signature_invalid``, ``unknown_key``, ``checkpoint_mismatch``,
+``truncated``, ``checkpoint_missing``, ``unverifiable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Literal, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from charter.ledger.chain import Checkpoint, RawEntry
+from charter.ledger.checkpoints import CHECKPOINT_ACTION, checkpoint_signature_valid
+from charter.ledger.encoding import ENTRY_VERSION, SEPARATOR, entry_hash
+from charter.ledger.keys import key_id
+from charter.store.schema import GENESIS_HASH
+
+ProblemKind = Literal[
+    "edited",
+    "missing",
+    "inserted",
+    "reordered",
+    "broken_link",
+    "head_mismatch",
+    "signature_invalid",
+    "unknown_key",
+    "checkpoint_mismatch",
+    "truncated",
+    "checkpoint_missing",
+    "unverifiable",
+]
+
+MAX_PROBLEMS = 20
+#: Up to this many entries, the first altered entry is matched against every
+#: position to tell a reordering from an edit.
+FULL_SEARCH_LIMIT = 2_000_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    seq: int | None
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "seq": self.seq, "message": self.message}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries: int
+    head_seq: int
+    head_hash: str
+    checkpoints: int
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "checkpoints": self.checkpoints,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+class ChainSource(Protocol):
+    """What verification reads: a database snapshot or an exported file."""
+
+    @property
+    def head(self) -> tuple[int, str] | None: ...
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def chunks(self, size: int = ...) -> Iterator[list[RawEntry]]: ...
+
+
+_HEXDIGEST = operator.methodcaller("hexdigest")
+
+
+def chunk_hashes(chunk: Sequence[RawEntry]) -> tuple[str, ...]:
+    """Recompute the hash of every entry in ``chunk`` without a per-entry Python frame."""
+    seqs, ts, actors, actions, subjects, payloads, prevs, _ = zip(*chunk, strict=True)
+    texts = map(
+        SEPARATOR.join,
+        zip(
+            repeat(ENTRY_VERSION, len(chunk)),
+            map(str, seqs),
+            *(ts, actors, actions, subjects, payloads, prevs),
+            strict=True,
+        ),
+    )
+    return tuple(map(_HEXDIGEST, map(hashlib.sha256, map(str.encode, texts))))
+
+
+def verify(
+    source: ChainSource,
+    *,
+    public_key: Ed25519PublicKey | None,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = 50_000,
+) -> VerifyReport:
+    """Check every entry, the head and every checkpoint. ``progress`` gets entries done so far."""
+    expected_seq, prev_hash = 1, GENESIS_HASH
+    wanted = {cp.seq for cp in source.checkpoints}
+    hash_at: dict[int, str] = {0: GENESIS_HASH} if 0 in wanted else {}
+    recorded: list[Checkpoint] = []
+    clean = True
+    done = 0
+    for chunk in source.chunks(chunk_size):
+        n = len(chunk)
+        seqs, _, _, actions, _, payloads, prevs, hashes = zip(*chunk, strict=True)
+        if clean:
+            clean = (
+                seqs == tuple(range(expected_seq, expected_seq + n))
+                and prevs[0] == prev_hash
+                and prevs[1:] == hashes[:-1]
+                and chunk_hashes(chunk) == hashes
+            )
+        if clean:
+            for seq in wanted.intersection(range(expected_seq, expected_seq + n)):
+                hash_at[seq] = hashes[seq - expected_seq]
+            if CHECKPOINT_ACTION in actions:
+                recorded.extend(
+                    _recorded_checkpoint(payloads[i]) for i, a in enumerate(actions) if a == CHECKPOINT_ACTION
+                )
+            expected_seq, prev_hash = seqs[-1] + 1, hashes[-1]
+        done += n
+        if progress is not None:
+            progress(done)
+        if not clean:
+            break
+    last = (expected_seq - 1, prev_hash)
+    if not clean:
+        rows = [row for chunk in source.chunks(chunk_size) for row in chunk]
+        problems = diagnose(rows, source.head)
+        stored_hashes = {row[0]: row[7] for row in rows}
+        stored_hashes[0] = GENESIS_HASH
+        recorded = [_recorded_checkpoint(row[5]) for row in rows if row[3] == CHECKPOINT_ACTION]
+        problems += _checkpoint_problems(
+            source.checkpoints, recorded, stored_hashes, max(stored_hashes), public_key
+        )
+        return VerifyReport(
+            entries=len(rows),
+            head_seq=source.head[0] if source.head else (rows[-1][0] if rows else 0),
+            head_hash=source.head[1] if source.head else (rows[-1][7] if rows else GENESIS_HASH),
+            checkpoints=len(source.checkpoints),
+            problems=tuple(problems[:MAX_PROBLEMS]),
+        )
+    problems = _head_problems(last, source.head)
+    problems += _checkpoint_problems(source.checkpoints, recorded, hash_at, last[0], public_key)
+    head = source.head or last
+    return VerifyReport(
+        entries=done,
+        head_seq=head[0],
+        head_hash=head[1],
+        checkpoints=len(source.checkpoints),
+        problems=tuple(problems[:MAX_PROBLEMS]),
+    )
+
+
+def _recorded_checkpoint(payload: str) -> Checkpoint:
+    data = json.loads(payload)
+    return Checkpoint(
+        seq=int(data["seq"]),
+        head_hash=str(data["head_hash"]),
+        ts=str(data["ts"]),
+        key_id=str(data["key_id"]),
+        signature=str(data["signature"]),
+    )
+
+
+def _head_problems(last: tuple[int, str], head: tuple[int, str] | None) -> list[Problem]:
+    if head is None or head == last:
+        return []
+    (last_seq, last_hash), (head_seq, head_hash) = last, head
+    if head_seq > last_seq:
+        return [
+            Problem(
+                "missing",
+                last_seq + 1,
+                f"{_entries(last_seq + 1, head_seq)} missing at the end: the ledger records its head "
+                f"at seq {head_seq} but the chain stops at seq {last_seq}",
+            )
+        ]
+    if head_seq < last_seq:
+        return [
+            Problem(
+                "inserted",
+                head_seq + 1,
+                f"{_entries(head_seq + 1, last_seq)} added outside Charter: the chain goes past "
+                f"the recorded head (seq {head_seq})",
+            )
+        ]
+    return [
+        Problem(
+            "head_mismatch",
+            head_seq,
+            f"the recorded head hash {head_hash[:16]}… differs from entry {head_seq}'s hash {last_hash[:16]}…",
+        )
+    ]
+
+
+def _checkpoint_problems(
+    checkpoints: list[Checkpoint],
+    recorded: list[Checkpoint],
+    hash_at: dict[int, str],
+    last_seq: int,
+    public_key: Ed25519PublicKey | None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    stored = {cp.seq: cp for cp in checkpoints}
+    for cp in recorded:
+        if cp.seq not in stored:
+            problems.append(
+                Problem(
+                    "checkpoint_missing",
+                    cp.seq,
+                    f"the checkpoint at seq {cp.seq} (signed {cp.ts}) is recorded on the chain but its row was removed",
+                )
+            )
+    if checkpoints and public_key is None:
+        return [
+            *problems,
+            Problem(
+                "unverifiable",
+                None,
+                f"{len(checkpoints)} checkpoint(s) could not be checked: no public key "
+                "(give --public-key, or keep the key in the Charter home)",
+            ),
+        ]
+    trusted = key_id(public_key) if public_key is not None else None
+    for cp in checkpoints:
+        if cp.key_id != trusted:
+            problems.append(
+                Problem(
+                    "unknown_key",
+                    cp.seq,
+                    f"the checkpoint at seq {cp.seq} is signed by {cp.key_id}, not by the trusted key {trusted}",
+                )
+            )
+        elif not checkpoint_signature_valid(cp, public_key):  # type: ignore[arg-type]
+            problems.append(
+                Problem(
+                    "signature_invalid",
+                    cp.seq,
+                    f"the checkpoint at seq {cp.seq} (signed {cp.ts}) has an invalid signature: "
+                    "the checkpoint was altered or forged",
+                )
+            )
+        elif cp.seq > last_seq:
+            problems.append(
+                Problem(
+                    "truncated",
+                    cp.seq,
+                    f"the checkpoint signed {cp.ts} covers seq {cp.seq} but the chain ends at seq "
+                    f"{last_seq}: {_entries(last_seq + 1, cp.seq)} removed",
+                )
+            )
+        elif hash_at.get(cp.seq) != cp.head_hash:
+            problems.append(
+                Problem(
+                    "checkpoint_mismatch",
+                    cp.seq,
+                    f"entry {cp.seq} no longer has the hash signed at {cp.ts}: the chain up to seq "
+                    f"{cp.seq} was rewritten after that checkpoint",
+                )
+            )
+    return problems
+
+
+def _entries(first: int, last: int) -> str:
+    return f"entry {first} is" if first == last else f"entries {first}-{last} are"
+
+
+def diagnose(rows: Sequence[RawEntry], head: tuple[int, str] | None) -> list[Problem]:
+    """Walk the chain entry by entry and describe what is wrong, first problem first."""
+    problems: list[Problem] = []
+    stored_at = {row[7]: row[0] for row in rows}
+    max_seq = max((row[0] for row in rows), default=0)
+    head_seq = head[0] if head else None
+    expected_seq, expected_prev = 1, GENESIS_HASH
+    predecessor_intact = True
+    shift: int | None = None
+    for row in rows:
+        seq, prev, stored = row[0], row[6], row[7]
+        if head_seq is not None and seq > head_seq:
+            problems.append(
+                Problem(
+                    "inserted",
+                    seq,
+                    f"{_entries(seq, max_seq)} added outside Charter: the chain goes past the "
+                    f"recorded head (seq {head_seq})",
+                )
+            )
+            break
+        if seq < expected_seq:
+            problems.append(Problem("inserted", seq, f"entry {seq} has a sequence number before the chain's start"))
+            continue
+        if seq > expected_seq:
+            problems.append(
+                Problem(
+                    "missing",
+                    expected_seq,
+                    f"{_entries(expected_seq, seq - 1)} missing: the sequence jumps from {expected_seq - 1} to {seq}",
+                )
+            )
+            predecessor_intact = False
+        if entry_hash(*row[:7]) != stored:
+            origin = _origin(row, stored_at, max_seq, search_all=not problems)
+            row_shift = None if origin is None else seq - origin
+            if origin is None:
+                problems.append(
+                    Problem("edited", seq, f"entry {seq} was altered: its content no longer matches its hash")
+                )
+            elif row_shift == shift:
+                pass  # the same shift as the entry before: already reported
+            elif row_shift == 1:
+                problems.append(
+                    Problem(
+                        "inserted",
+                        seq - 1,
+                        f"an entry was inserted at seq {seq - 1}: entry {seq} holds what was recorded "
+                        f"as entry {origin}, and later entries moved up",
+                    )
+                )
+            elif row_shift == -1:
+                problems.append(
+                    Problem(
+                        "missing",
+                        seq,
+                        f"entry {seq} was removed and the entries after it renumbered: entry {seq} holds "
+                        f"what was recorded as entry {origin}",
+                    )
+                )
+            else:
+                problems.append(
+                    Problem(
+                        "reordered",
+                        seq,
+                        f"entries were reordered: entry {seq} holds what was recorded as entry {origin}",
+                    )
+                )
+            shift = row_shift
+            predecessor_intact = False
+        else:
+            shift = None
+            if prev != expected_prev and predecessor_intact:
+                problems.append(
+                    Problem(
+                        "inserted",
+                        seq - 1,
+                        f"entry {seq - 1} was inserted or replaced: entry {seq} does not link to it "
+                        f"(entry {seq} was recorded after {_described(prev, stored_at)})",
+                    )
+                )
+            predecessor_intact = True
+        expected_seq, expected_prev = seq + 1, stored
+    if not any(p.kind == "inserted" and head_seq is not None and (p.seq or 0) > head_seq for p in problems):
+        last = (rows[-1][0], rows[-1][7]) if rows else (0, GENESIS_HASH)
+        problems += _head_problems(last, head)
+    return problems
+
+
+def _described(prev: str, stored_at: dict[str, int]) -> str:
+    if prev == GENESIS_HASH:
+        return "the start of the chain"
+    if prev in stored_at:
+        return f"the entry now at seq {stored_at[prev]}"
+    return f"an entry with hash {prev[:16]}… that is no longer in the ledger"
+
+
+def _origin(row: RawEntry, stored_at: dict[str, int], max_seq: int, *, search_all: bool) -> int | None:
+    """The sequence number this entry's content was recorded at, if it is intact but moved."""
+    seq, rest, stored = row[0], row[1:7], row[7]
+    candidates = [seq - 1, seq + 1]
+    prev = row[6]
+    if prev == GENESIS_HASH:
+        candidates.append(1)
+    elif prev in stored_at:
+        candidates.append(stored_at[prev] + 1)
+    for candidate in candidates:
+        if candidate >= 1 and candidate != seq and entry_hash(candidate, *rest) == stored:
+            return candidate
+    if search_all and max_seq <= FULL_SEARCH_LIMIT:
+        for candidate in range(1, max_seq + 2):
+            if candidate != seq and entry_hash(candidate, *rest) == stored:
+                return candidate
+    return None

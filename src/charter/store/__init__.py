@@ -1,0 +1,1 @@
+"""The control-plane store: schema, engines, migrations and transactions."""

@@ -1,0 +1,10 @@
+"""The schema revisions this Charter knows, oldest first.
+
+Kept as data so that opening a store does not load Alembic; a test checks it
+against the migration scripts.
+"""
+
+from __future__ import annotations
+
+REVISIONS: tuple[str, ...] = ("0001_ledger",)
+HEAD = REVISIONS[-1]
