@@ -12,8 +12,9 @@ import os
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _lock = threading.Lock()
 _last_ms = -1
 _counter = 0
@@ -51,4 +52,4 @@ def uuid7_time(value: uuid.UUID | str) -> datetime:
     parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
     if parsed.version != 7:
         raise ValueError(f"{parsed} is not a UUIDv7 (version {parsed.version})")
-    return datetime.fromtimestamp((parsed.int >> 80) / 1000, tz=UTC)
+    return _EPOCH + timedelta(milliseconds=parsed.int >> 80)

@@ -202,7 +202,10 @@ def log(
         return
     from rich.table import Table
 
-    table = Table("seq", "time", "actor", "action", "subject", "payload")
+    table = Table()
+    for name in ("seq", "time", "actor", "action", "subject"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("payload", overflow="fold")
     for entry in entries:
         payload = entry.payload if len(entry.payload) <= 80 else entry.payload[:79] + "…"
         table.add_row(str(entry.seq), entry.ts, entry.actor, entry.action, entry.subject, payload)

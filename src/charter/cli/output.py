@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,8 +15,15 @@ from rich.console import Console
 PROGRESS_THRESHOLD = 20_000
 
 
+#: Width for output that goes to a file or a pipe, where rich would otherwise assume 80 columns.
+PIPE_WIDTH = 240
+
+
 def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    return console
 
 
 def stderr() -> Console:

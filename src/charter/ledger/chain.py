@@ -84,7 +84,7 @@ def list_entries(
     if limit is not None:
         query = query.limit(limit)
     with translate_errors(engine.url), engine.connect() as connection:
-        return [Entry(*row.tuple()) for row in connection.execute(query)]
+        return [Entry(**row._mapping) for row in connection.execute(query)]
 
 
 def list_checkpoints(engine: Engine) -> list[Checkpoint]:

@@ -82,10 +82,11 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return parse_public_key(data, str(path))
 
 
-def create_key_files(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
+def create_key_files(private_path: Path, public_path: Path) -> tuple[Ed25519PrivateKey, list[Path]]:
     """Create a new key pair; the private file is created with mode 0600 and never overwritten.
 
-    On failure nothing is left behind.
+    Returns the key and every file and folder created, oldest first. On failure nothing
+    is left behind.
     """
     key = Ed25519PrivateKey.generate()
     private_bytes = key.private_bytes(
@@ -94,9 +95,10 @@ def create_key_files(private_path: Path, public_path: Path) -> Ed25519PrivateKey
     created: list[Path] = []
     try:
         for directory in (private_path.parent, public_path.parent):
-            if not directory.exists():
+            missing = [d for d in (directory, *directory.parents) if not d.exists()]
+            if missing:
                 directory.mkdir(parents=True, mode=0o700)
-                created.append(directory)
+                created.extend(reversed(missing))
         _write_new(private_path, private_bytes, 0o600)
         created.append(private_path)
         _write_new(public_path, public_pem(key.public_key()).encode(), 0o644)
@@ -112,7 +114,7 @@ def create_key_files(private_path: Path, public_path: Path) -> Ed25519PrivateKey
             f"cannot write the signing key to {target}: {exc.strerror}; make the folder writable, "
             "or set CHARTER_SIGNING_KEY_FILE to a writable path"
         ) from None
-    return key
+    return key, created
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:

@@ -159,9 +159,7 @@ def verify(
         stored_hashes = {row[0]: row[7] for row in rows}
         stored_hashes[0] = GENESIS_HASH
         recorded = [_recorded_checkpoint(row[5]) for row in rows if row[3] == CHECKPOINT_ACTION]
-        problems += _checkpoint_problems(
-            source.checkpoints, recorded, stored_hashes, max(stored_hashes), public_key
-        )
+        problems += _checkpoint_problems(source.checkpoints, recorded, stored_hashes, max(stored_hashes), public_key)
         return VerifyReport(
             entries=len(rows),
             head_seq=source.head[0] if source.head else (rows[-1][0] if rows else 0),
@@ -304,22 +302,20 @@ def diagnose(rows: Sequence[RawEntry], head: tuple[int, str] | None) -> list[Pro
     expected_seq, expected_prev = 1, GENESIS_HASH
     predecessor_intact = True
     shift: int | None = None
-    for row in rows:
+
+    def beyond_head(seq: int) -> Problem:
+        return Problem(
+            "inserted",
+            seq,
+            f"{_entries(seq, max_seq)} added outside Charter: the chain goes past the recorded head (seq {head_seq})",
+        )
+
+    for index, row in enumerate(rows):
         seq, prev, stored = row[0], row[6], row[7]
-        if head_seq is not None and seq > head_seq:
-            problems.append(
-                Problem(
-                    "inserted",
-                    seq,
-                    f"{_entries(seq, max_seq)} added outside Charter: the chain goes past the "
-                    f"recorded head (seq {head_seq})",
-                )
-            )
-            break
         if seq < expected_seq:
             problems.append(Problem("inserted", seq, f"entry {seq} has a sequence number before the chain's start"))
             continue
-        if seq > expected_seq:
+        if seq > expected_seq and (head_seq is None or expected_seq <= head_seq):
             problems.append(
                 Problem(
                     "missing",
@@ -331,6 +327,9 @@ def diagnose(rows: Sequence[RawEntry], head: tuple[int, str] | None) -> list[Pro
         if entry_hash(*row[:7]) != stored:
             origin = _origin(row, stored_at, max_seq, search_all=not problems)
             row_shift = None if origin is None else seq - origin
+            if origin is None and head_seq is not None and seq > head_seq:
+                problems.append(beyond_head(seq))
+                break
             if origin is None:
                 problems.append(
                     Problem("edited", seq, f"entry {seq} was altered: its content no longer matches its hash")
@@ -344,6 +343,14 @@ def diagnose(rows: Sequence[RawEntry], head: tuple[int, str] | None) -> list[Pro
                         seq - 1,
                         f"an entry was inserted at seq {seq - 1}: entry {seq} holds what was recorded "
                         f"as entry {origin}, and later entries moved up",
+                    )
+                )
+            elif row_shift == -1 and _holds(rows, index + 1, seq):
+                problems.append(
+                    Problem(
+                        "reordered",
+                        seq,
+                        f"entries were reordered: entry {seq} holds what was recorded as entry {origin}",
                     )
                 )
             elif row_shift == -1:
@@ -367,6 +374,10 @@ def diagnose(rows: Sequence[RawEntry], head: tuple[int, str] | None) -> list[Pro
             predecessor_intact = False
         else:
             shift = None
+            if head_seq is not None and seq > head_seq:
+                if not problems:
+                    problems.append(beyond_head(seq))
+                break
             if prev != expected_prev and predecessor_intact:
                 problems.append(
                     Problem(
@@ -378,10 +389,15 @@ def diagnose(rows: Sequence[RawEntry], head: tuple[int, str] | None) -> list[Pro
                 )
             predecessor_intact = True
         expected_seq, expected_prev = seq + 1, stored
-    if not any(p.kind == "inserted" and head_seq is not None and (p.seq or 0) > head_seq for p in problems):
+    if not problems:
         last = (rows[-1][0], rows[-1][7]) if rows else (0, GENESIS_HASH)
         problems += _head_problems(last, head)
     return problems
+
+
+def _holds(rows: Sequence[RawEntry], index: int, seq: int) -> bool:
+    """Whether ``rows[index]`` holds the content recorded as entry ``seq`` (an adjacent swap)."""
+    return index < len(rows) and entry_hash(seq, *rows[index][1:7]) == rows[index][7]
 
 
 def _described(prev: str, stored_at: dict[str, int]) -> str:

@@ -94,9 +94,9 @@ def init_home(settings: Settings, *, clock: Clock | None = None) -> InitResult:
             if settings.signing_key_pem is None and not settings.public_key_file.exists():
                 _write_public_key(settings, key.public_key(), undo)
         else:
-            key = create_key_files(settings.signing_key_file, settings.public_key_file)
-            undo.created(settings.signing_key_file)
-            undo.created(settings.public_key_file)
+            key, created = create_key_files(settings.signing_key_file, settings.public_key_file)
+            for path in created:
+                undo.created(path)
             created_key = True
         if settings.database_in_home:
             database = settings.home / DATABASE_FILE

@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -n auto
+
+.PHONY: test lint typecheck bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	touch $@
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+## test: lint, type check and the whole suite (SQLite and PostgreSQL)
+test: $(VENV)/.installed-test lint typecheck
+	bash scripts/test-services.sh
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+## bench: the speed and memory benchmarks (not part of the tests)
+bench: $(VENV)/.installed-test
+	bash scripts/test-services.sh
+	$(BIN)/python benchmarks/ledger.py
+
+## demo: the governance-loop demo arrives with issue #10; until then, a home and its ledger
+demo: $(VENV)/.installed
+	@echo "The full governance-loop demo is not built yet (issue #10)."
+	@echo "For now: a Charter home in ./.charter-demo, a signed checkpoint and a verified ledger."
+	$(BIN)/charter --home .charter-demo init
+	$(BIN)/charter --home .charter-demo audit checkpoint
+	$(BIN)/charter --home .charter-demo audit log
+	$(BIN)/charter --home .charter-demo audit verify
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .charter-demo
