@@ -188,36 +188,28 @@ def test_truncation_below_a_checkpoint_is_caught(engine: Engine, clock: FixedClo
     assert "entries 4-5 are removed" in report.problems[0].message
 
 
-def test_an_altered_checkpoint_signature_is_caught(engine: Engine, clock: FixedClock) -> None:
-    key = Ed25519PrivateKey.generate()
+SIGNER = Ed25519PrivateKey.generate()
+
+
+@pytest.mark.parametrize(
+    ("sql", "verifying_key", "kind"),
+    [
+        ("UPDATE ledger_checkpoints SET ts = '2020-01-01T00:00:00.000000Z'", SIGNER, "signature_invalid"),
+        ("DELETE FROM ledger_checkpoints", SIGNER, "checkpoint_missing"),
+        (None, Ed25519PrivateKey.generate(), "unknown_key"),
+        (None, None, "unverifiable"),
+    ],
+    ids=["altered signature", "removed row", "another key", "no public key"],
+)
+def test_checkpoint_problems_are_named(
+    engine: Engine, clock: FixedClock, sql: str | None, verifying_key: Ed25519PrivateKey | None, kind: str
+) -> None:
     fill(engine, clock, 3)
-    create_checkpoint(engine, key, actor="user:a", clock=clock)
-    tamper(engine, "UPDATE ledger_checkpoints SET ts = '2020-01-01T00:00:00.000000Z'")
-    report = check(engine, key)
-    assert [p.kind for p in report.problems] == ["signature_invalid"]
-
-
-def test_a_removed_checkpoint_row_is_caught(engine: Engine, clock: FixedClock) -> None:
-    key = Ed25519PrivateKey.generate()
-    fill(engine, clock, 3)
-    create_checkpoint(engine, key, actor="user:a", clock=clock)
-    tamper(engine, "DELETE FROM ledger_checkpoints")
-    report = check(engine, key)
-    assert [p.kind for p in report.problems] == ["checkpoint_missing"]
-
-
-def test_a_checkpoint_by_another_key_is_caught(engine: Engine, clock: FixedClock) -> None:
-    fill(engine, clock, 3)
-    create_checkpoint(engine, Ed25519PrivateKey.generate(), actor="user:a", clock=clock)
-    report = check(engine, Ed25519PrivateKey.generate())
-    assert [p.kind for p in report.problems] == ["unknown_key"]
-
-
-def test_checkpoints_without_a_public_key_fail_closed(engine: Engine, clock: FixedClock) -> None:
-    fill(engine, clock, 3)
-    create_checkpoint(engine, Ed25519PrivateKey.generate(), actor="user:a", clock=clock)
-    report = check(engine, None)
-    assert [p.kind for p in report.problems] == ["unverifiable"]
+    create_checkpoint(engine, SIGNER, actor="user:a", clock=clock)
+    if sql is not None:
+        tamper(engine, sql)
+    report = check(engine, verifying_key)
+    assert [p.kind for p in report.problems] == [kind]
 
 
 def test_verification_reads_one_snapshot(engine: Engine, clock: FixedClock) -> None:

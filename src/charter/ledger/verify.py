@@ -17,7 +17,7 @@ import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -102,11 +102,15 @@ _HEXDIGEST = operator.methodcaller("hexdigest")
 
 def chunk_hashes(chunk: Sequence[RawEntry]) -> tuple[str, ...]:
     """Recompute the hash of every entry in ``chunk`` without a per-entry Python frame."""
-    seqs, ts, actors, actions, subjects, payloads, prevs, _ = zip(*chunk, strict=True)
+    return _column_hashes(tuple(zip(*chunk, strict=True)))
+
+
+def _column_hashes(columns: Sequence[tuple[Any, ...]]) -> tuple[str, ...]:
+    seqs, ts, actors, actions, subjects, payloads, prevs = columns[:7]
     texts = map(
         SEPARATOR.join,
         zip(
-            repeat(ENTRY_VERSION, len(chunk)),
+            repeat(ENTRY_VERSION, len(seqs)),
             map(str, seqs),
             *(ts, actors, actions, subjects, payloads, prevs),
             strict=True,
@@ -131,13 +135,14 @@ def verify(
     done = 0
     for chunk in source.chunks(chunk_size):
         n = len(chunk)
-        seqs, _, _, actions, _, payloads, prevs, hashes = zip(*chunk, strict=True)
+        columns = tuple(zip(*chunk, strict=True))  # transposed once: the checks below are all C loops
+        seqs, actions, payloads, prevs, hashes = columns[0], columns[3], columns[5], columns[6], columns[7]
         if clean:
             clean = (
                 seqs == tuple(range(expected_seq, expected_seq + n))
                 and prevs[0] == prev_hash
                 and prevs[1:] == hashes[:-1]
-                and chunk_hashes(chunk) == hashes
+                and _column_hashes(columns) == hashes
             )
         if clean:
             for seq in wanted.intersection(range(expected_seq, expected_seq + n)):
