@@ -80,7 +80,7 @@ def load_settings(
     """Build settings from ``env`` (default: the process environment) and overrides."""
     environ = os.environ if env is None else env
     home_path = Path(home or environ.get("CHARTER_HOME") or DEFAULT_HOME).expanduser().absolute()
-    url = database_url or environ.get("CHARTER_DATABASE_URL")
+    url = (database_url or environ.get("CHARTER_DATABASE_URL") or "").strip()
     resolved_url = normalise_database_url(url) if url else sqlite_url(home_path / DATABASE_FILE)
     key_file = environ.get("CHARTER_SIGNING_KEY_FILE")
     return Settings(

@@ -245,9 +245,8 @@ def _console(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProc
 def test_the_installed_command_prints_one_line_errors_and_no_traceback(tmp_path: Path) -> None:
     done = _console(["audit", "verify"], tmp_path, CHARTER_HOME=str(tmp_path / "missing"))
     assert done.returncode == 1
-    assert (
-        done.stderr == f"Error: no Charter home at {tmp_path / 'missing'}; run `charter init` (or set CHARTER_HOME)\n"
-    )
+    hint = "run `charter init` (or point --home or CHARTER_HOME at one)"
+    assert done.stderr == f"Error: no Charter home at {tmp_path / 'missing'}; {hint}\n"
     assert "Traceback" not in done.stderr
 
 
@@ -255,7 +254,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     done = _console(["--debug", "audit", "verify"], tmp_path, CHARTER_HOME=str(tmp_path / "missing"))
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
-    assert done.stderr.rstrip().endswith("run `charter init` (or set CHARTER_HOME)")
+    assert done.stderr.rstrip().endswith("run `charter init` (or point --home or CHARTER_HOME at one)")
 
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
@@ -275,3 +274,58 @@ def test_an_unsupported_database_url_is_named(tmp_path: Path) -> None:
         "Error: CHARTER_DATABASE_URL: unsupported database 'mysql'; "
         "use sqlite:///PATH or postgresql://USER@HOST:PORT/DB\n"
     )
+
+
+def test_a_closed_pipe_ends_quietly(home: Path, tmp_path: Path) -> None:
+    for _ in range(30):
+        run(home, "audit", "checkpoint")
+    charter = Path(sys.executable).with_name("charter")
+    done = subprocess.run(
+        ["bash", "-c", f"'{charter}' --home '{home}' audit export | head -c 10 > /dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stderr == ""
+
+
+def test_an_unwritable_output_path_is_one_clean_line(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "dir" / "ledger.jsonl"
+    code, _, err = run(home, "audit", "export", "-o", str(target))
+    assert code == 1
+    assert err == f"Error: {target}: No such file or directory\n"
+
+
+def test_exporting_no_checkpoints_says_so(home: Path, tmp_path: Path) -> None:
+    code, _, err = run(home, "audit", "checkpoints", "--export", str(tmp_path / "cps.jsonl"))
+    assert code == 1
+    assert err == "Error: there are no checkpoints to export yet; sign one with `charter audit checkpoint`\n"
+    assert not (tmp_path / "cps.jsonl").exists()
+
+
+def test_db_status_exits_1_unless_up_to_date(home: Path) -> None:
+    from sqlalchemy import text
+
+    from charter.config import load_settings
+    from charter.store.engine import make_engine
+
+    engine = make_engine(load_settings(env={}, home=home).database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    engine.dispose()
+    code, out, _ = run(home, "db", "status", "--json")
+    assert code == 1
+    assert json.loads(out)["state"] == "newer than this Charter: upgrade Charter"
+
+
+def test_verify_with_held_checkpoints(home: Path, tmp_path: Path) -> None:
+    run(home, "audit", "checkpoint")
+    held = tmp_path / "held.jsonl"
+    run(home, "audit", "checkpoints", "--export", str(held))
+    code, out, err = run(home, "audit", "verify", "--checkpoints", str(held), "--json")
+    assert code == 0, err
+    assert json.loads(out)["checkpoints"] == 1
+    exported = tmp_path / "ledger.jsonl"
+    run(home, "audit", "export", "-o", str(exported))
+    code, out, _ = run(home, "audit", "verify", "--file", str(exported), "--checkpoints", str(held), "--json")
+    assert code == 0

@@ -220,3 +220,28 @@ def test_verification_reads_one_snapshot(engine: Engine, clock: FixedClock) -> N
         report = verify(snapshot, public_key=None)
     assert report.ok, report.problems
     assert report.entries == 4
+
+
+def test_an_adjacent_swap_is_one_reordering(engine: Engine, clock: FixedClock) -> None:
+    fill(engine, clock)
+    tamper(engine, "UPDATE ledger_entries SET seq = -1 WHERE seq = 4")
+    tamper(engine, "UPDATE ledger_entries SET seq = 4 WHERE seq = 5")
+    tamper(engine, "UPDATE ledger_entries SET seq = 5 WHERE seq = -1")
+    report = check(engine)
+    assert [(p.kind, p.seq) for p in report.problems] == [("reordered", 4)]
+
+
+def test_witness_checkpoints_catch_a_tail_cut_with_its_checkpoint(engine: Engine, clock: FixedClock) -> None:
+    """Cutting the tail, the checkpoint row and its chain entry, and moving the head back fools the
+    ledger alone; the copy of the checkpoint a witness kept does not agree."""
+    fill(engine, clock, 5)
+    held = create_checkpoint(engine, SIGNER, actor="user:a", clock=clock)  # signs seq 5, entry 6 records it
+    fill(engine, clock, 3)
+    rows = raw_rows(engine)
+    tamper(engine, "DELETE FROM ledger_entries WHERE seq >= 5")
+    tamper(engine, "DELETE FROM ledger_checkpoints")
+    tamper(engine, "UPDATE ledger_head SET seq = 4, hash = :h", h=rows[3][7])
+    assert check(engine, SIGNER).ok  # the documented limit of a ledger on its own
+    with chain_snapshot(engine) as snapshot:
+        report = verify(snapshot, public_key=SIGNER.public_key(), held=[held])
+    assert [(p.kind, p.seq) for p in report.problems] == [("truncated", 5)]

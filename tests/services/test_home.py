@@ -75,7 +75,10 @@ def test_a_missing_home_says_to_run_init_and_creates_nothing(tmp_path: Path) -> 
     settings = load_settings(env={}, home=tmp_path / "nowhere")
     with pytest.raises(HomeMissing) as caught:
         open_context(settings)
-    assert str(caught.value) == f"no Charter home at {tmp_path / 'nowhere'}; run `charter init` (or set CHARTER_HOME)"
+    assert (
+        str(caught.value)
+        == f"no Charter home at {tmp_path / 'nowhere'}; run `charter init` (or point --home or CHARTER_HOME at one)"
+    )
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -204,3 +207,53 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load_settings(env={}, home=tmp_path)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.actor = "x"  # type: ignore[misc]
+
+
+def test_init_with_an_environment_key_writes_its_public_half(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from charter.ledger.keys import key_id, load_public_key
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    settings = load_settings(env={"CHARTER_SIGNING_KEY": pem}, home=tmp_path / "home")
+    init_home(settings)
+    assert key_id(load_public_key(settings.public_key_file)) == key_id(key.public_key())
+    # Without the variable, init refuses to mint a new key for this home.
+    plain = load_settings(env={}, home=tmp_path / "home")
+    with pytest.raises(SigningKeyMissing, match=r"init will not replace a home's key"):
+        init_home(plain)
+    assert not plain.signing_key_file.exists()
+
+
+def test_signing_with_a_key_that_is_not_the_homes_is_refused(tmp_path: Path) -> None:
+    from charter.ledger.keys import create_key_files
+
+    settings = load_settings(env={}, home=tmp_path / "home")
+    init_home(settings)
+    other_key = tmp_path / "other" / "key.pem"
+    create_key_files(other_key, tmp_path / "other" / "key.pub.pem")
+    other = load_settings(env={"CHARTER_SIGNING_KEY_FILE": str(other_key)}, home=tmp_path / "home")
+    with open_context(other) as context, pytest.raises(SigningKeyError) as caught:
+        audit.sign_checkpoint(context)
+    assert f"the signing key from {other_key} is ed25519:" in str(caught.value)
+    assert "but this home's checkpoints are signed with ed25519:" in str(caught.value)
+
+
+def test_a_checkpoint_leaves_nothing_only_in_the_sqlite_wal(tmp_path: Path) -> None:
+    settings = load_settings(env={}, home=tmp_path / "home")
+    init_home(settings)
+    with open_context(settings) as context:
+        audit.sign_checkpoint(context)
+        with context.engine.connect() as connection:
+            busy, wal_frames, checkpointed = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0
+    assert wal_frames == checkpointed
+
+
+def test_a_blank_database_url_means_the_default() -> None:
+    settings = load_settings(env={"CHARTER_DATABASE_URL": "   "}, home="/tmp/x")
+    assert settings.database_in_home

@@ -28,7 +28,9 @@ def test_an_unreachable_postgresql_names_the_url_without_its_password() -> None:
         check_schema(engine)
     message = str(caught.value)
     assert message.startswith("cannot connect to postgresql+psycopg://charter:***@127.0.0.1:1/charter: ")
-    assert message.endswith("check CHARTER_DATABASE_URL and that the database server is running")
+    assert message.endswith(
+        "check the database URL (--database-url or CHARTER_DATABASE_URL) and that the server is running"
+    )
     assert "s3cret" not in message
     assert caught.value.code == "store.unreachable"
 

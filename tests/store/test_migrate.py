@@ -51,8 +51,8 @@ def test_a_newer_schema_is_refused_and_left_alone(engine: Engine) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
     with pytest.raises(SchemaTooNew) as caught:
         check_schema(engine)
-    assert "has schema revision '0099_future', newer than this Charter knows" in str(caught.value)
-    assert "upgrade Charter to use it" in str(caught.value)
+    assert "has schema revision '0099_future', which this Charter does not know" in str(caught.value)
+    assert "written by a newer Charter (upgrade Charter to use it)" in str(caught.value)
     with pytest.raises(SchemaTooNew):
         upgrade(engine)
     with engine.connect() as connection:

@@ -50,6 +50,15 @@ def verify(
             dir_okay=False,
         ),
     ] = None,
+    held: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="Also check these exported checkpoints (kept by a witness) against the chain.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Check every entry's hash and link, the recorded head and every signed checkpoint.
@@ -61,10 +70,10 @@ def verify(
 
     if file is not None:
         with progress("Verifying export", None) as tick:
-            report = audit.verify_export(file, public_key=public_key, settings=settings(ctx), progress=tick)
+            report = audit.verify_export(file, public_key=public_key, settings=settings(ctx), progress=tick, held=held)
     else:
         with open_context(ctx) as context, progress("Verifying ledger", audit.ledger_size(context)) as tick:
-            report = audit.verify_ledger(context, public_key=public_key, progress=tick)
+            report = audit.verify_ledger(context, public_key=public_key, progress=tick, held=held)
     if json_output:
         print_json(report.to_dict())
     else:
@@ -115,6 +124,10 @@ def checkpoints(
     if export is not None:
         import json
 
+        from charter.errors import NotFound
+
+        if not found:
+            raise NotFound("there are no checkpoints to export yet; sign one with `charter audit checkpoint`")
         export.write_text("".join(json.dumps(export_document(cp), sort_keys=True) + "\n" for cp in found))
         stdout().print(f"Exported {len(found)} checkpoint(s) to {export}")
         return
@@ -131,10 +144,17 @@ def checkpoints(
 
 @app.command("verify-checkpoints")
 def verify_checkpoints(
-    file: Annotated[Path, typer.Argument(help="Checkpoints exported by `charter audit checkpoints --export`.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Checkpoints exported by `charter audit checkpoints --export`.", exists=True, dir_okay=False
+        ),
+    ],
     public_key: Annotated[
         Path,
-        typer.Option("--public-key", help="The PEM public key to check the signatures with.", dir_okay=False),
+        typer.Option(
+            "--public-key", help="The PEM public key to check the signatures with.", exists=True, dir_okay=False
+        ),
     ],
     json_output: JsonOption = False,
 ) -> None:

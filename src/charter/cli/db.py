@@ -34,13 +34,18 @@ def status(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the database, its schema revision and the revision this Charter needs."""
+    """Show the database, its schema revision and the revision this Charter needs.
+
+    Exits 0 when the schema is up to date and 1 otherwise, so a deploy script can check it.
+    """
     from charter.services.home import database_status
 
     info = database_status(settings(ctx))
     if json_output:
         print_json(info.to_dict())
-        return
-    stdout().print(
-        f"{info.database}: schema {info.revision or 'none'} (this Charter needs {info.required}) — {info.state}"
-    )
+    else:
+        stdout().print(
+            f"{info.database}: schema {info.revision or 'none'} (this Charter needs {info.required}) — {info.state}"
+        )
+    if not info.up_to_date:
+        raise typer.Exit(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +34,17 @@ class CharterGroup(TyperGroup):
         except KeyboardInterrupt:
             error_line("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`charter audit export | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
+        except OSError as exc:
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            where = f"{exc.filename}: " if exc.filename else ""
+            error_line(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
         except Exception as exc:
             if ctx.params.get("debug"):
                 traceback.print_exc()

@@ -1,9 +1,9 @@
 """Ledger exports: JSON Lines that an outside witness can verify without Charter's database.
 
 Line 1 is a header ``{"format": "charter.ledger.export.v1", "head": {"seq", "hash"},
-"exported_at", "entries"}``; then one ``{"type": "entry", ...}`` line per entry, in
-sequence order, whose ``payload`` is the exact canonical JSON text that was hashed;
-then one ``{"type": "checkpoint", ...}`` line per signed checkpoint.
+"exported_at", "entries", "checkpoints": [{seq, head_hash, ts, key_id, signature}, ...]}``;
+then one ``{"type": "entry", ...}`` line per entry, in sequence order, whose ``payload`` is
+the exact canonical JSON text that was hashed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import IO, Any
 from charter.errors import InvalidInput
 from charter.ledger.chain import CHAIN_COLUMNS, ChainSnapshot, Checkpoint, RawEntry
 from charter.ledger.checkpoints import parse_document
+from charter.ledger.encoding import CHECKPOINT_VERSION
 
 EXPORT_FORMAT = "charter.ledger.export.v1"
 _FIELDS = tuple(CHAIN_COLUMNS.split(", "))
@@ -35,6 +36,7 @@ def write_export(
         "head": {"seq": head_seq, "hash": head_hash},
         "exported_at": exported_at,
         "entries": head_seq,
+        "checkpoints": [checkpoint.to_dict() for checkpoint in snapshot.checkpoints],
     }
     out.write(json.dumps(header, sort_keys=True) + "\n")
     written = 0
@@ -46,8 +48,6 @@ def write_export(
         written += len(chunk)
         if progress is not None:
             progress(written)
-    for checkpoint in snapshot.checkpoints:
-        out.write(json.dumps({"type": "checkpoint", **checkpoint.to_dict()}, sort_keys=True) + "\n")
     return written
 
 
@@ -69,11 +69,14 @@ class ExportFile:
                 ):
                     raise InvalidInput(f"{path} line 1: the header has no valid 'head' {{seq, hash}}")
                 self.head = (head["seq"], head["hash"])
-                for number, line in enumerate(handle, start=2):
-                    if '"type": "checkpoint"' in line:
-                        document = self._parse(line, number)
-                        document["format"] = "charter.checkpoint.v1"
-                        self.checkpoints.append(parse_document(document, f"{path} line {number}"))
+                documents = header.get("checkpoints", [])
+                if not isinstance(documents, list):
+                    raise InvalidInput(f"{path} line 1: 'checkpoints' must be a list")
+                for index, document in enumerate(documents):
+                    if not isinstance(document, dict):
+                        raise InvalidInput(f"{path} line 1: checkpoints[{index}] must be an object")
+                    where = f"{path} line 1 checkpoints[{index}]"
+                    self.checkpoints.append(parse_document({**document, "format": CHECKPOINT_VERSION}, where))
         except OSError as exc:
             raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
         except UnicodeDecodeError:

@@ -82,6 +82,22 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return parse_public_key(data, str(path))
 
 
+def require_home_key(key: Ed25519PrivateKey, public_path: Path, *, source: str) -> None:
+    """Refuse a signing key that is not the one whose public half the home keeps.
+
+    Signing with another key would make every earlier checkpoint fail as ``unknown_key``.
+    """
+    if not public_path.exists():
+        return
+    home_key = load_public_key(public_path)
+    if key_id(home_key) != key_id(key.public_key()):
+        raise SigningKeyError(
+            f"the signing key from {source} is {key_id(key.public_key())}, but this home's checkpoints are "
+            f"signed with {key_id(home_key)} ({public_path}); use that key, or move the public key away "
+            "to start signing with a new one"
+        )
+
+
 def create_key_files(private_path: Path, public_path: Path) -> tuple[Ed25519PrivateKey, list[Path]]:
     """Create a new key pair; the private file is created with mode 0600 and never overwritten.
 

@@ -11,8 +11,8 @@ SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), so appends from any number of
 processes are serialised and sequence numbers have no gaps. A unit of work that
 changed rows but recorded no entry refuses to commit.
 
-:func:`append` writes entries that accompany no other change (checkpoints,
-verification runs, lake commit anchors) through the same lock and statements
+:func:`append` writes entries that accompany no other change (the home's first
+entry, migrations, and later lake commit anchors) through the same lock and statements
 on a bare pooled connection, which is several times cheaper.
 """
 

@@ -41,7 +41,7 @@ def require_home(settings: Settings) -> None:
     if not settings.database_in_home:
         return
     if not home.exists():
-        raise HomeMissing(f"no Charter home at {home}; run `charter init` (or set CHARTER_HOME)")
+        raise HomeMissing(f"no Charter home at {home}; run `charter init` (or point --home or CHARTER_HOME at one)")
     database = settings.home / "charter.db"
     if not database.exists():
         raise HomeCorrupt(

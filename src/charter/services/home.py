@@ -11,16 +11,15 @@ from pathlib import Path
 
 from charter.clock import Clock, SystemClock
 from charter.config import DATABASE_FILE, Settings
-from charter.errors import ConfigError, HomeCorrupt, StoreNotInitialised
+from charter.errors import ConfigError, HomeCorrupt, SigningKeyMissing, StoreNotInitialised
 from charter.ledger import append
 from charter.ledger.chain import read_head
-from charter.ledger.keys import create_key_files, key_id, load_private_key, public_pem
+from charter.ledger.keys import create_key_files, key_id, public_pem
+from charter.services.audit import signing_key
 from charter.services.context import open_context, require_home
 from charter.store.engine import make_engine, redacted, translate_errors
 from charter.store.migrate import UpgradeResult, current_revision, upgrade
 from charter.version import version
-
-SYSTEM_ACTOR = "system:charter"
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,15 @@ def init_home(settings: Settings, *, clock: Clock | None = None) -> InitResult:
         created_home = _make_home(settings.home, undo)
         created_key = False
         if settings.signing_key_pem is not None or settings.signing_key_file.exists():
-            key = load_private_key(settings.signing_key_file, pem=settings.signing_key_pem)
-            if settings.signing_key_pem is None and not settings.public_key_file.exists():
+            key = signing_key(settings)
+            if not settings.public_key_file.exists():
                 _write_public_key(settings, key.public_key(), undo)
+        elif settings.public_key_file.exists():
+            raise SigningKeyMissing(
+                f"this home's checkpoints are signed with the key in {settings.public_key_file}, but its "
+                f"private key is not at {settings.signing_key_file}; restore it or set "
+                "CHARTER_SIGNING_KEY_FILE (init will not replace a home's key)"
+            )
         else:
             key, created = create_key_files(settings.signing_key_file, settings.public_key_file)
             for path in created:
@@ -180,6 +185,10 @@ class DatabaseStatus:
     revision: str | None
     required: str
     state: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.revision == self.required
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -62,8 +62,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+def make_durable(engine: Engine) -> None:
+    """Force what is committed onto disk now.
+
+    SQLite with ``synchronous=NORMAL`` may lose the last commits on power loss; before a
+    signed checkpoint leaves the machine, everything it covers must survive one. PostgreSQL
+    commits are durable already.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with translate_errors(engine.url), engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
 
 
 def redacted(url: str | URL) -> str:
@@ -154,7 +163,7 @@ def describe_database_error(url: str | URL, exc: BaseException) -> StoreError | 
     if operational and _is_connect_failure(text):
         return StoreUnreachable(
             f"cannot connect to {redacted(url)}: {first_line}; "
-            "check CHARTER_DATABASE_URL and that the database server is running"
+            "check the database URL (--database-url or CHARTER_DATABASE_URL) and that the server is running"
         )
     return StoreError(f"database error on {redacted(url)}: {first_line}")
 

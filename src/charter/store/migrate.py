@@ -48,8 +48,9 @@ def _require_usable(url: URL, revision: str | None) -> str:
         raise StoreNotInitialised(f"the database {where} has no Charter schema; run `charter init`")
     if revision not in REVISIONS:
         raise SchemaTooNew(
-            f"the database {where} has schema revision {revision!r}, newer than this Charter knows "
-            f"(latest {HEAD!r}); upgrade Charter to use it"
+            f"the database {where} has schema revision {revision!r}, which this Charter does not know "
+            f"(its latest is {HEAD!r}): it was written by a newer Charter (upgrade Charter to use it) "
+            "or is not a Charter database"
         )
     if revision != HEAD:
         raise SchemaOutdated(
