@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from charter.clock import SystemClock
-from charter.ledger import append, append_many
+from charter.ledger import LedgerWriter, append, append_many
 from charter.ledger.chain import chain_snapshot
 from charter.ledger.encoding import ENTRY_VERSION, SEPARATOR
 from charter.ledger.verify import verify
@@ -141,12 +141,18 @@ def payload(i: int, tags: bool = False) -> dict[str, Any]:
     return {"i": i, "owner": "alice", "tags": ["a", "b"]} if tags else {"i": i, "owner": "alice"}
 
 
-def charter_append(engine: Engine, n: int) -> float:
-    """Seconds for ``n`` calls of ``append``, one entry per transaction."""
+def charter_append(engine: Engine, n: int, *, writer: bool) -> float:
+    """Seconds for ``n`` appends, one entry per transaction: ``append`` (a pooled connection
+    each time) or a ``LedgerWriter`` (one connection held, like the baseline)."""
     clock = SystemClock()
     start = time.perf_counter()
-    for i in range(n):
-        append(engine, actor=ACTOR, clock=clock, action=ACTION, subject=f"model:m{i % 100}", payload=payload(i))
+    if writer:
+        with LedgerWriter(engine, actor=ACTOR, clock=clock) as held:
+            for i in range(n):
+                held.append(ACTION, f"model:m{i % 100}", payload(i))
+    else:
+        for i in range(n):
+            append(engine, actor=ACTOR, clock=clock, action=ACTION, subject=f"model:m{i % 100}", payload=payload(i))
     return time.perf_counter() - start
 
 
@@ -267,16 +273,21 @@ def run(db: SQLite, quick: bool) -> list[Row]:
     rows: list[Row] = []
 
     console.print(f"[dim]{db.name}: append, {RUNS} x {n_single:,} entries each for Charter and the baseline…")
-    ours, plain = [], []
+    pooled, held, plain = [], [], []
     for _ in range(RUNS):
         with db.engine() as engine:
-            ours.append(n_single / charter_append(engine, n_single))
+            pooled.append(n_single / charter_append(engine, n_single, writer=False))
+        with db.engine() as engine:
+            held.append(n_single / charter_append(engine, n_single, writer=True))
         plain.append(n_single / raw_append(db, db.fresh(), n_single, batch=1))
-    each = ", ".join(f"{a:,.0f} vs {b:,.0f}" for a, b in zip(ours, plain, strict=True))
-    notes.append(f"{db.name} append, 1 entry/transaction, each run (Charter vs baseline, entries/s): {each}")
-    seconds, target = n_single / statistics.median(ours), APPEND_TARGET if sqlite else None
-    name, median = "append, 1 entry/transaction", statistics.median(plain)
-    rows.append(Row(db.name, name, n_single, seconds, median, target, f"median of {RUNS} runs, see below"))
+    each = ", ".join(f"{a:,.0f} / {b:,.0f} / {c:,.0f}" for a, b, c in zip(pooled, held, plain, strict=True))
+    notes.append(
+        f"{db.name} append, 1 entry/transaction, each run (append() / LedgerWriter / baseline, entries/s): {each}"
+    )
+    target, median = APPEND_TARGET if sqlite else None, statistics.median(plain)
+    note = f"median of {RUNS} runs, see below"
+    for name, rates in (("append(), 1 entry/transaction", pooled), ("LedgerWriter.append, 1 entry/tx", held)):
+        rows.append(Row(db.name, name, n_single, n_single / statistics.median(rates), median, target, note))
 
     console.print(f"[dim]{db.name}: append_many, {n_batched:,} entries in calls of 1,000…")
     with db.engine() as engine:

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from charter.clock import FixedClock, SystemClock
-from charter.errors import LedgerEntryInvalid
-from charter.ledger import append, append_many, unit_of_work
+from charter.errors import LedgerEntryInvalid, StoreError
+from charter.ledger import LedgerWriter, append, append_many, unit_of_work
 from charter.ledger.chain import chain_snapshot, read_head
 from charter.ledger.encoding import SEPARATOR
 from charter.ledger.verify import verify
@@ -125,9 +125,39 @@ def test_bad_entries_are_refused_and_nothing_is_written(
     assert read_head(engine)[0] == 0
 
 
+def test_a_writer_appends_on_one_connection_interleaved_with_others(engine: Engine, clock: FixedClock) -> None:
+    with LedgerWriter(engine, actor="user:w", clock=clock) as writer:
+        first = writer.append("test.appended", "x:1", {"n": 1})
+        append(engine, actor="user:a", clock=clock, action="test.appended", subject="x:2")
+        third, fourth = writer.append_many([("test.appended", "x:3", None), ("test.appended", "x:4", {"n": 4})])
+    assert (first.seq, third.seq, fourth.seq) == (1, 3, 4)
+    with chain_snapshot(engine) as snapshot:
+        assert verify(snapshot, public_key=None).ok
+
+
+def test_a_writer_survives_bad_entries_and_broken_connections(engine: Engine, clock: FixedClock) -> None:
+    writer = LedgerWriter(engine, actor="user:w", clock=clock)
+    writer.append("test.appended", "x:1")
+    with pytest.raises(LedgerEntryInvalid):
+        writer.append("Not An Action", "x:2")
+    writer._raw.driver_connection.close()  # the connection dies under the writer
+    with pytest.raises(StoreError):
+        writer.append("test.appended", "x:3")
+    assert writer.append("test.appended", "x:4").seq == 2  # a fresh connection, nothing half-written
+    writer.close()
+    writer.close()  # closing twice is harmless
+    assert count(engine) == 2
+
+
 def _append_worker(url: str, worker: int, entries: int) -> None:
     engine = make_engine(url)
     clock = SystemClock()
+    if worker % 2:  # half the processes stream through a writer, half take pooled connections
+        with LedgerWriter(engine, actor=f"worker:{worker}", clock=clock) as writer:
+            for i in range(entries):
+                writer.append("test.appended", f"n:{i}")
+        engine.dispose()
+        return
     for i in range(entries):
         append(
             engine, actor=f"worker:{worker}", clock=clock, action="test.appended", subject=f"n:{i}", payload={"i": i}

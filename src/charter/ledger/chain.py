@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, select
 
 from charter.clock import format_timestamp
-from charter.ledger.unit_of_work import Entry
+from charter.ledger.uow import Entry
 from charter.store.engine import translate_errors
 from charter.store.schema import ledger_checkpoints, ledger_entries, ledger_head
 

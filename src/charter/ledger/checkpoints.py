@@ -20,7 +20,7 @@ from charter.errors import InvalidInput
 from charter.ledger.chain import Checkpoint
 from charter.ledger.encoding import CHECKPOINT_VERSION, checkpoint_message
 from charter.ledger.keys import key_id, sign, signature_valid
-from charter.ledger.unit_of_work import unit_of_work
+from charter.ledger.uow import unit_of_work
 from charter.store.schema import ledger_checkpoints
 
 CHECKPOINT_ACTION = "audit.checkpoint"

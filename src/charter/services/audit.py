@@ -23,7 +23,7 @@ from charter.ledger.chain import (
 from charter.ledger.checkpoints import create_checkpoint, read_documents
 from charter.ledger.export import ExportFile, write_export
 from charter.ledger.keys import load_private_key, load_public_key, require_home_key
-from charter.ledger.unit_of_work import Entry
+from charter.ledger.uow import Entry
 from charter.ledger.verify import VerifyReport, verify
 from charter.services.context import Context
 from charter.store.engine import make_durable

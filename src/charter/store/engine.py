@@ -125,7 +125,7 @@ def _guard_governance_writes(
     ):
         return
     raise GovernanceWriteOutsideUnitOfWork(
-        f"table {name!r} may only be written inside a ledger unit of work (charter.ledger.unit_of_work)"
+        f"table {name!r} may only be written inside a ledger unit of work (charter.ledger.uow)"
     )
 
 

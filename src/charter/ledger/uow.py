@@ -32,6 +32,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
 from charter.clock import Clock, format_timestamp
+from charter.errors import CharterError
 from charter.ledger.encoding import canonical_json, entry_hash, validate_fields
 from charter.store.engine import (
     UOW_OPTION,
@@ -207,28 +208,34 @@ def unit_of_work(engine: Engine, *, actor: str, clock: Clock) -> Iterator[UnitOf
 EntrySpec = tuple[str, str, Mapping[str, Any] | None]
 
 
+def _append_on(raw: Any, dialect: Dialect, specs: Iterable[EntrySpec], actor: str, clock: Clock) -> list[Entry]:
+    """Append ``specs`` in one transaction on a DBAPI connection (pooled or held by a writer)."""
+    try:
+        if dialect.name == "sqlite":
+            raw.driver_connection.execute("BEGIN IMMEDIATE")
+        cursor = raw.cursor()
+        try:
+            chain = _Chain(cursor, dialect, actor=actor, clock=clock)
+            for action, subject, payload in specs:
+                chain.record(action, subject, payload, None)
+            chain.write()
+        finally:
+            cursor.close()
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    return chain.pending
+
+
 def append_many(engine: Engine, specs: Iterable[EntrySpec], *, actor: str, clock: Clock) -> list[Entry]:
     """Append entries ``(action, subject, payload)`` that accompany no other change, in one transaction."""
     with translate_errors(engine.url):
         raw = engine.raw_connection()
         try:
-            if engine.dialect.name == "sqlite":
-                raw.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-            cursor = raw.cursor()
-            try:
-                chain = _Chain(cursor, engine.dialect, actor=actor, clock=clock)
-                for action, subject, payload in specs:
-                    chain.record(action, subject, payload, None)
-                chain.write()
-            finally:
-                cursor.close()
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
+            return _append_on(raw, engine.dialect, specs, actor, clock)
         finally:
             raw.close()
-    return chain.pending
 
 
 def append(
@@ -242,3 +249,45 @@ def append(
 ) -> Entry:
     """Append one entry that accompanies no other change."""
     return append_many(engine, [(action, subject, payload)], actor=actor, clock=clock)[0]
+
+
+class LedgerWriter:
+    """Appends over one connection it keeps, for a caller that appends in a stream.
+
+    Taking a connection from the pool and giving it back costs about as much as the
+    statements of an append; a writer pays it once. One writer per thread; close it
+    (or use it as a context manager) when done. After a database error the writer
+    drops its connection and takes a new one on the next append.
+    """
+
+    def __init__(self, engine: Engine, *, actor: str, clock: Clock):
+        self._engine = engine
+        self.actor = actor
+        self._clock = clock
+        self._raw: Any = None
+
+    def append_many(self, specs: Iterable[EntrySpec]) -> list[Entry]:
+        with translate_errors(self._engine.url):
+            if self._raw is None:
+                self._raw = self._engine.raw_connection()
+            try:
+                return _append_on(self._raw, self._engine.dialect, specs, self.actor, self._clock)
+            except Exception as exc:
+                if not isinstance(exc, CharterError):
+                    self.close()  # the connection may be broken: start afresh next time
+                raise
+
+    def append(self, action: str, subject: str, payload: Mapping[str, Any] | None = None) -> Entry:
+        return self.append_many([(action, subject, payload)])[0]
+
+    def close(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            with contextlib.suppress(Exception):
+                raw.close()
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
