@@ -9,11 +9,16 @@ PYTEST_ARGS ?= -n auto
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+# The native verifier is compiled at install time, so its source is a prerequisite too.
+NATIVE := src/charter/_chainscan.c
+
+$(VENV)/.installed-test: pyproject.toml $(NATIVE) | $(BIN)/python
+	bash scripts/build-deps.sh
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	touch $@
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(NATIVE) | $(BIN)/python
+	bash scripts/build-deps.sh
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 

@@ -7,14 +7,48 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from charter.clock import FixedClock
-from charter.ledger import append, append_many
+from charter.ledger import append, append_many, native
 from charter.ledger.chain import chain_snapshot
 from charter.ledger.checkpoints import create_checkpoint
 from charter.ledger.encoding import entry_hash
 from charter.ledger.verify import VerifyReport, verify
+from tests.conftest import IN_CI
 from tests.helpers import raw_rows, rehash, tamper
 
 ENTRIES = 12
+
+
+PATHS = [("sqlite", "native"), ("sqlite", "python"), ("postgresql", "python")]
+
+
+@pytest.fixture(params=PATHS, ids=["sqlite-native", "sqlite-python", "postgresql"])
+def path_and_backend(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def backend(path_and_backend: tuple[str, str]) -> str:
+    """Overrides conftest's: the native fast pass exists for SQLite files only."""
+    return path_and_backend[0]
+
+
+@pytest.fixture(autouse=True)
+def verify_path(path_and_backend: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every verification test runs through the C fast pass (SQLite) and the pure-Python one.
+
+    The native pass works in ranges; tiny ranges put range boundaries all through these
+    small ledgers, so joins between ranges are checked too.
+    """
+    path = path_and_backend[1]
+    if path == "python":
+        monkeypatch.setenv("CHARTER_NATIVE", "0")
+    else:
+        if not native.available():
+            if IN_CI:
+                pytest.fail("charter._chainscan is not built: the native fast pass must be tested in CI")
+            pytest.skip("charter._chainscan is not built")
+        monkeypatch.setattr(native, "RANGE", 3)
+    return path
 
 
 def fill(engine: Engine, clock: FixedClock, count: int = ENTRIES) -> None:
@@ -245,3 +279,30 @@ def test_witness_checkpoints_catch_a_tail_cut_with_its_checkpoint(engine: Engine
     with chain_snapshot(engine) as snapshot:
         report = verify(snapshot, public_key=SIGNER.public_key(), held=[held])
     assert [(p.kind, p.seq) for p in report.problems] == [("truncated", 5)]
+
+
+@pytest.mark.parametrize("seq", range(1, ENTRIES + 1))
+def test_the_native_and_python_passes_agree_wherever_the_tampering_is(
+    engine: Engine, clock: FixedClock, verify_path: str, seq: int
+) -> None:
+    fill(engine, clock)
+    tamper(engine, "UPDATE ledger_entries SET payload = '{}' WHERE seq = :seq", seq=seq)
+    report = check(engine)
+    assert [(p.kind, p.seq) for p in report.problems] == [("edited", seq)]
+
+
+def test_native_results_equal_python_results_on_a_clean_chain(
+    engine: Engine, clock: FixedClock, verify_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(engine, clock, 7)
+    create_checkpoint(engine, SIGNER, actor="user:a", clock=clock)
+    fill(engine, clock, 5)
+    create_checkpoint(engine, SIGNER, actor="user:a", clock=clock)
+    with chain_snapshot(engine) as snapshot:
+        fast = verify(snapshot, public_key=SIGNER.public_key())
+    monkeypatch.setenv("CHARTER_NATIVE", "0")
+    with chain_snapshot(engine) as snapshot:
+        plain = verify(snapshot, public_key=SIGNER.public_key())
+    assert fast == plain
+    assert fast.ok
+    assert fast.checkpoints == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -10,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
+from charter.ledger import native
 from charter.ledger.chain import RawEntry, chain_snapshot
 from charter.ledger.verify import verify
 from charter.store.engine import make_engine
 from charter.store.migrate import upgrade
-from tests.conftest import ADMIN_URL, require_postgres, schema_url
+from tests.conftest import ADMIN_URL, IN_CI, require_postgres, schema_url
 from tests.helpers import ListSource, build_chain, rehash
 
 CHAIN_LENGTHS = st.integers(1, 25)
@@ -143,13 +145,29 @@ def _tamper_in_database(url: str, case: tuple[int, Tampering]) -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize("fast_pass", ["native", "python"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=tamperings(st.integers(1, 12)))
 def test_tampering_in_a_sqlite_database_is_found(
-    tmp_path_factory: pytest.TempPathFactory, case: tuple[int, Tampering]
+    tmp_path_factory: pytest.TempPathFactory, fast_pass: str, case: tuple[int, Tampering]
 ) -> None:
     path = tmp_path_factory.mktemp("prop") / "charter.db"
-    _tamper_in_database(f"sqlite:///{path}", case)
+    if fast_pass == "native" and not native.available():
+        if IN_CI:
+            pytest.fail("charter._chainscan is not built")
+        pytest.skip("charter._chainscan is not built")
+    saved_env = os.environ.get("CHARTER_NATIVE")
+    saved_range = native.RANGE
+    os.environ["CHARTER_NATIVE"] = "1" if fast_pass == "native" else "0"
+    native.RANGE = 2  # range boundaries all through these small chains
+    try:
+        _tamper_in_database(f"sqlite:///{path}", case)
+    finally:
+        native.RANGE = saved_range
+        if saved_env is None:
+            os.environ.pop("CHARTER_NATIVE", None)
+        else:
+            os.environ["CHARTER_NATIVE"] = saved_env
 
 
 @settings(max_examples=15, deadline=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, Select, select
 
 from charter.clock import format_timestamp
+from charter.ledger import native
+from charter.ledger.native import FastScan
 from charter.ledger.uow import Entry
 from charter.store.engine import translate_errors
 from charter.store.schema import ledger_checkpoints, ledger_entries, ledger_head
@@ -100,9 +102,10 @@ class ChainSnapshot:
     run is simply not part of what they see (and cannot look like tampering).
     """
 
-    def __init__(self, raw: Any, dialect_name: str):
+    def __init__(self, raw: Any, dialect_name: str, database_path: str | None = None):
         self._raw = raw
         self._postgres = dialect_name == "postgresql"
+        self._database_path = database_path
         self._cursors = 0
         cursor = raw.cursor()
         try:
@@ -115,8 +118,22 @@ class ChainSnapshot:
             self.head: tuple[int, str] = (int(seq), str(head_hash))
             cursor.execute("SELECT seq, head_hash, ts, key_id, signature FROM ledger_checkpoints ORDER BY seq")
             self.checkpoints = [Checkpoint(*row) for row in cursor.fetchall()]
+            cursor.execute("SELECT min(seq), max(seq) FROM ledger_entries")
+            self._seq_range: tuple[int | None, int | None] = cursor.fetchone()
         finally:
             cursor.close()
+
+    def native_scan(
+        self, wanted: set[int], checkpoint_action: str, progress: Callable[[int], None] | None
+    ) -> FastScan | None:
+        """The fast pass in C on every core, for a SQLite file when the extension is built."""
+        if self._database_path is None or not native.available():
+            return None
+        head_seq = self.head[0]
+        low, high = self._seq_range
+        if (low is not None and low < 1) or (high or 0) != head_seq:
+            return FastScan(clean=False)  # entries outside 1..head: the slow path says which
+        return native.scan_sqlite(self._database_path, head_seq, wanted, checkpoint_action, progress)
 
     def chunks(self, size: int = 50_000) -> Iterator[list[RawEntry]]:
         """The whole chain in seq order, in lists of at most ``size`` rows (plain tuples)."""
@@ -141,7 +158,8 @@ def chain_snapshot(engine: Engine) -> Iterator[ChainSnapshot]:
     with translate_errors(engine.url):
         raw = engine.raw_connection()
         try:
-            yield ChainSnapshot(raw, engine.dialect.name)
+            path = engine.url.database if engine.dialect.name == "sqlite" else None
+            yield ChainSnapshot(raw, engine.dialect.name, path if path and path != ":memory:" else None)
         finally:
             raw.rollback()
             raw.close()

@@ -26,6 +26,7 @@ from charter.ledger.chain import Checkpoint, RawEntry
 from charter.ledger.checkpoints import CHECKPOINT_ACTION, checkpoint_signature_valid
 from charter.ledger.encoding import ENTRY_VERSION, SEPARATOR, entry_hash
 from charter.ledger.keys import key_id
+from charter.ledger.native import FastScan
 from charter.store.schema import GENESIS_HASH
 
 ProblemKind = Literal[
@@ -152,60 +153,77 @@ def _verify(
 ) -> VerifyReport:
     stored_checkpoints = list(source.checkpoints)
     checkpoints = stored_checkpoints + [cp for cp in held if cp not in stored_checkpoints]
-    expected_seq, prev_hash = 1, GENESIS_HASH
     wanted = {cp.seq for cp in checkpoints}
-    hash_at: dict[int, str] = {0: GENESIS_HASH} if 0 in wanted else {}
-    recorded: list[Checkpoint] = []
-    clean = True
-    done = 0
+    native_scan = getattr(source, "native_scan", None)
+    scan = native_scan(wanted, CHECKPOINT_ACTION, progress) if native_scan is not None else None
+    if scan is None:
+        scan = _python_scan(source, wanted, progress, chunk_size)
+    if not scan.clean:
+        return _diagnosed(source, checkpoints, stored_checkpoints, public_key, chunk_size)
+    hash_at = {0: GENESIS_HASH, **scan.hash_at}
+    recorded = [_recorded_checkpoint(payload) for payload in scan.recorded]
+    problems = _head_problems(scan.last, source.head)
+    problems += _checkpoint_problems(checkpoints, stored_checkpoints, recorded, hash_at, scan.last[0], public_key)
+    head = source.head or scan.last
+    return VerifyReport(
+        entries=scan.done,
+        head_seq=head[0],
+        head_hash=head[1],
+        checkpoints=len(checkpoints),
+        problems=tuple(problems[:MAX_PROBLEMS]),
+    )
+
+
+def _python_scan(
+    source: ChainSource, wanted: set[int], progress: Callable[[int], None] | None, chunk_size: int
+) -> FastScan:
+    """The fast pass in Python: per chunk, C-level map pipelines and tuple comparisons only."""
+    scan = FastScan(clean=True)
+    expected_seq = 1
     for chunk in source.chunks(chunk_size):
         n = len(chunk)
         columns = tuple(zip(*chunk, strict=True))  # transposed once: the checks below are all C loops
         seqs, actions, payloads, prevs, hashes = columns[0], columns[3], columns[5], columns[6], columns[7]
-        if clean:
-            clean = (
-                seqs == tuple(range(expected_seq, expected_seq + n))
-                and prevs[0] == prev_hash
-                and prevs[1:] == hashes[:-1]
-                and _column_hashes(columns) == hashes
-            )
-        if clean:
-            for seq in wanted.intersection(range(expected_seq, expected_seq + n)):
-                hash_at[seq] = hashes[seq - expected_seq]
-            if CHECKPOINT_ACTION in actions:
-                recorded.extend(
-                    _recorded_checkpoint(payloads[i]) for i, a in enumerate(actions) if a == CHECKPOINT_ACTION
-                )
-            expected_seq, prev_hash = seqs[-1] + 1, hashes[-1]
-        done += n
+        scan.done += n
+        scan.clean = (
+            seqs == tuple(range(expected_seq, expected_seq + n))
+            and prevs[0] == scan.last[1]
+            and prevs[1:] == hashes[:-1]
+            and _column_hashes(columns) == hashes
+        )
         if progress is not None:
-            progress(done)
-        if not clean:
+            progress(scan.done)
+        if not scan.clean:
             break
-    last = (expected_seq - 1, prev_hash)
-    if not clean:
-        rows = [row for chunk in source.chunks(chunk_size) for row in chunk]
-        problems = diagnose(rows, source.head)
-        stored_hashes = {row[0]: row[7] for row in rows}
-        stored_hashes[0] = GENESIS_HASH
-        recorded = [_recorded_checkpoint(row[5]) for row in rows if row[3] == CHECKPOINT_ACTION]
-        problems += _checkpoint_problems(
-            checkpoints, stored_checkpoints, recorded, stored_hashes, max(stored_hashes), public_key
-        )
-        return VerifyReport(
-            entries=len(rows),
-            head_seq=source.head[0] if source.head else (rows[-1][0] if rows else 0),
-            head_hash=source.head[1] if source.head else (rows[-1][7] if rows else GENESIS_HASH),
-            checkpoints=len(checkpoints),
-            problems=tuple(problems[:MAX_PROBLEMS]),
-        )
-    problems = _head_problems(last, source.head)
-    problems += _checkpoint_problems(checkpoints, stored_checkpoints, recorded, hash_at, last[0], public_key)
-    head = source.head or last
+        for seq in wanted.intersection(range(expected_seq, expected_seq + n)):
+            scan.hash_at[seq] = hashes[seq - expected_seq]
+        if CHECKPOINT_ACTION in actions:
+            scan.recorded.extend(payloads[i] for i, a in enumerate(actions) if a == CHECKPOINT_ACTION)
+        expected_seq = seqs[-1] + 1
+        scan.last = (seqs[-1], hashes[-1])
+    return scan
+
+
+def _diagnosed(
+    source: ChainSource,
+    checkpoints: list[Checkpoint],
+    stored_checkpoints: list[Checkpoint],
+    public_key: Ed25519PublicKey | None,
+    chunk_size: int,
+) -> VerifyReport:
+    """The slow path: walk the whole chain entry by entry and say what is wrong where."""
+    rows = [row for chunk in source.chunks(chunk_size) for row in chunk]
+    problems = diagnose(rows, source.head)
+    stored_hashes = {row[0]: row[7] for row in rows}
+    stored_hashes[0] = GENESIS_HASH
+    recorded = [_recorded_checkpoint(row[5]) for row in rows if row[3] == CHECKPOINT_ACTION]
+    problems += _checkpoint_problems(
+        checkpoints, stored_checkpoints, recorded, stored_hashes, max(stored_hashes), public_key
+    )
     return VerifyReport(
-        entries=done,
-        head_seq=head[0],
-        head_hash=head[1],
+        entries=len(rows),
+        head_seq=source.head[0] if source.head else (rows[-1][0] if rows else 0),
+        head_hash=source.head[1] if source.head else (rows[-1][7] if rows else GENESIS_HASH),
         checkpoints=len(checkpoints),
         problems=tuple(problems[:MAX_PROBLEMS]),
     )

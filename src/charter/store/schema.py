@@ -19,13 +19,17 @@ metadata = MetaData(
     }
 )
 
+#: A 64-bit sequence number. On SQLite it is declared INTEGER so that, as the primary key,
+#: it is the rowid: the chain is stored in seq order and scanned without an index lookup.
+Sequence = BigInteger().with_variant(Integer(), "sqlite")
+
 #: Hex SHA-256 of nothing before the first entry: 64 zeros.
 GENESIS_HASH = "0" * 64
 
 ledger_entries = Table(
     "ledger_entries",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Sequence, primary_key=True, autoincrement=False),
     Column("ts", String(27), nullable=False, index=True),
     Column("actor", String(200), nullable=False, index=True),
     Column("action", String(100), nullable=False, index=True),
@@ -48,7 +52,7 @@ ledger_head = Table(
 ledger_checkpoints = Table(
     "ledger_checkpoints",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Sequence, primary_key=True, autoincrement=False),
     Column("head_hash", String(64), nullable=False),
     Column("ts", String(27), nullable=False),
     Column("key_id", String(80), nullable=False),

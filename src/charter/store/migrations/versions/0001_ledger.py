@@ -16,12 +16,14 @@ branch_labels = None
 depends_on = None
 
 GENESIS_HASH = "0" * 64
+# INTEGER on SQLite makes the primary key the rowid (see charter/store/schema.py).
+SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
     op.create_table(
         "ledger_entries",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", SEQUENCE, autoincrement=False, nullable=False),
         sa.Column("ts", sa.String(27), nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("action", sa.String(100), nullable=False),
@@ -43,7 +45,7 @@ def upgrade() -> None:
     op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS_HASH}])
     op.create_table(
         "ledger_checkpoints",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", SEQUENCE, autoincrement=False, nullable=False),
         sa.Column("head_hash", sa.String(64), nullable=False),
         sa.Column("ts", sa.String(27), nullable=False),
         sa.Column("key_id", sa.String(80), nullable=False),
