@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from charter.clock import SystemClock
-from charter.ledger import LedgerWriter, append, append_many
+from charter.ledger import LedgerWriter, append, append_many, native
 from charter.ledger.chain import chain_snapshot
 from charter.ledger.encoding import ENTRY_VERSION, SEPARATOR
 from charter.ledger.verify import verify
@@ -197,8 +197,23 @@ def raw_append(db: SQLite, url: str, n: int, batch: int) -> float:
         conn.close()
 
 
-def verified(engine: Engine, expected: int) -> float:
-    """Seconds to verify the whole chain end to end; exits unless it is intact with ``expected`` entries."""
+def verified(engine: Engine, expected: int, *, native_pass: bool = True) -> float:
+    """Seconds to verify the whole chain end to end; exits unless it is intact with ``expected`` entries.
+
+    ``native_pass=False`` sets CHARTER_NATIVE=0: the pure-Python pass, as on PostgreSQL.
+    """
+    saved = os.environ.get("CHARTER_NATIVE")
+    os.environ["CHARTER_NATIVE"] = "1" if native_pass else "0"
+    try:
+        return _verified(engine, expected)
+    finally:
+        if saved is None:
+            os.environ.pop("CHARTER_NATIVE", None)
+        else:
+            os.environ["CHARTER_NATIVE"] = saved
+
+
+def _verified(engine: Engine, expected: int) -> float:
     start = time.perf_counter()
     with chain_snapshot(engine) as snap:
         report = verify(snap, public_key=None)
@@ -307,12 +322,16 @@ def run(db: SQLite, quick: bool) -> list[Row]:
     with db.engine() as engine:
         fill = charter_append_many(engine, n_verify, 20_000, tags=True)
         seconds = verified(engine, n_verify)
+        python_seconds = verified(engine, n_verify, native_pass=False) if sqlite and native.available() else None
         fetch, hashing, size = fetch_and_hash(db, engine.url.render_as_string(False))
     rows.append(Row(db.name, "append_many, 20,000 entries/call (fill)", n_verify, fill))
     note = f"baseline: bare sha256().hexdigest() loop, {size:.0f}-byte preimages"
-    rows.append(
-        Row(db.name, "verify (snapshot read + hashing)", n_verify, seconds, n_verify / hashing, VERIFY_TARGET, note)
-    )
+    how = "native pass, all cores" if sqlite and native.available() else "Python pass"
+    rows.append(Row(db.name, f"verify ({how})", n_verify, seconds, n_verify / hashing, VERIFY_TARGET, note))
+    if python_seconds is not None:
+        rows.append(
+            Row(db.name, "  verify, CHARTER_NATIVE=0 (Python pass)", n_verify, python_seconds, n_verify / hashing)
+        )
     note = f"bare driver fetchall: {fetch / seconds:.0%} of the verify time"
     rows.append(Row(db.name, "  fetch rows only (no hashing)", n_verify, fetch, note=note))
     return rows

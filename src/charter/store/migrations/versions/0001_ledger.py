@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_ledger_entries"),
     )
-    for column in ("ts", "actor", "action", "subject"):
+    for column in ("ts", "subject"):  # see charter/store/schema.py for why not actor or action
         op.create_index(f"ix_ledger_entries_{column}", "ledger_entries", [column])
     head = op.create_table(
         "ledger_head",
@@ -57,6 +57,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("ledger_checkpoints")
     op.drop_table("ledger_head")
-    for column in ("ts", "actor", "action", "subject"):
+    for column in ("ts", "subject"):
         op.drop_index(f"ix_ledger_entries_{column}", "ledger_entries")
     op.drop_table("ledger_entries")
