@@ -50,8 +50,8 @@ def test_database_urls_are_normalised(url: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("mysql://root@h/x", "CHARTER_DATABASE_URL: unsupported database 'mysql'"),
-        ("  ", "CHARTER_DATABASE_URL is empty"),
+        ("mysql://root@h/x", r"names an unsupported database 'mysql'"),
+        ("  ", "the database URL is empty"),
     ],
 )
 def test_bad_database_urls_are_refused(url: str, message: str) -> None:

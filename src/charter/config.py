@@ -58,7 +58,7 @@ def normalise_database_url(url: str) -> str:
     """Accept the URLs people paste (``postgres://``, ``postgresql://``) and pick the driver."""
     url = url.strip()
     if not url:
-        raise ConfigError("CHARTER_DATABASE_URL is empty; unset it for the default SQLite store")
+        raise ConfigError("the database URL is empty; leave it unset for the default SQLite store")
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -66,7 +66,8 @@ def normalise_database_url(url: str) -> str:
         return url
     scheme = url.split("://", 1)[0] if "://" in url else url
     raise ConfigError(
-        f"CHARTER_DATABASE_URL: unsupported database '{scheme}'; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        f"the database URL (--database-url or CHARTER_DATABASE_URL) names an unsupported database "
+        f"'{scheme}'; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
     )
 
 

@@ -271,8 +271,8 @@ def test_an_unsupported_database_url_is_named(tmp_path: Path) -> None:
     done = _console(["init"], tmp_path, CHARTER_DATABASE_URL="mysql://root@localhost/x")
     assert done.returncode == 1
     assert done.stderr == (
-        "Error: CHARTER_DATABASE_URL: unsupported database 'mysql'; "
-        "use sqlite:///PATH or postgresql://USER@HOST:PORT/DB\n"
+        "Error: the database URL (--database-url or CHARTER_DATABASE_URL) names an unsupported database "
+        "'mysql'; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB\n"
     )
 
 

@@ -306,3 +306,12 @@ def test_native_results_equal_python_results_on_a_clean_chain(
     assert fast == plain
     assert fast.ok
     assert fast.checkpoints == 2
+
+
+def test_a_checkpoint_held_twice_is_checked_once(engine: Engine, clock: FixedClock) -> None:
+    fill(engine, clock, 3)
+    held = create_checkpoint(engine, SIGNER, actor="user:a", clock=clock)
+    with chain_snapshot(engine) as snapshot:
+        report = verify(snapshot, public_key=SIGNER.public_key(), held=[held, held])
+    assert report.ok
+    assert report.checkpoints == 1

@@ -168,14 +168,6 @@ def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_a_missing_key_is_named(tmp_path: Path) -> None:
-    settings = load_settings(env={}, home=tmp_path / "home")
-    init_home(settings)
-    settings.signing_key_file.unlink()
-    with open_context(settings) as context, pytest.raises(SigningKeyMissing, match="run `charter init`"):
-        audit.sign_checkpoint(context)
-
-
 def test_a_key_given_in_the_environment_is_used(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -257,3 +249,15 @@ def test_a_checkpoint_leaves_nothing_only_in_the_sqlite_wal(tmp_path: Path) -> N
 def test_a_blank_database_url_means_the_default() -> None:
     settings = load_settings(env={"CHARTER_DATABASE_URL": "   "}, home="/tmp/x")
     assert settings.database_in_home
+
+
+def test_a_lost_private_key_says_to_restore_it_not_to_init(tmp_path: Path) -> None:
+    settings = load_settings(env={}, home=tmp_path / "home")
+    init_home(settings)
+    settings.signing_key_file.unlink()
+    with open_context(settings) as context, pytest.raises(SigningKeyMissing) as caught:
+        audit.sign_checkpoint(context)
+    assert str(caught.value) == (
+        f"no signing key at {settings.signing_key_file}; restore it from a backup, "
+        "or set CHARTER_SIGNING_KEY_FILE or CHARTER_SIGNING_KEY to it"
+    )

@@ -25,6 +25,10 @@ PublicKeyOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def _time(value: str | None, option: str) -> datetime | None:
     from charter.clock import parse_timestamp
     from charter.errors import InvalidInput
@@ -80,8 +84,8 @@ def verify(
         out = stdout()
         if report.ok:
             out.print(
-                f"Ledger intact: {report.entries} entries up to seq {report.head_seq} "
-                f"(head {report.head_hash[:16]}…), {report.checkpoints} checkpoint(s) verified"
+                f"Ledger intact: {_count(report.entries, 'entry', 'entries')} up to seq {report.head_seq} "
+                f"(head {report.head_hash[:16]}…), {_count(report.checkpoints, 'checkpoint', 'checkpoints')} verified"
             )
         else:
             first = report.problems[0]
@@ -129,7 +133,7 @@ def checkpoints(
         if not found:
             raise NotFound("there are no checkpoints to export yet; sign one with `charter audit checkpoint`")
         export.write_text("".join(json.dumps(export_document(cp), sort_keys=True) + "\n" for cp in found))
-        stdout().print(f"Exported {len(found)} checkpoint(s) to {export}")
+        stdout().print(f"Exported {_count(len(found), 'checkpoint', 'checkpoints')} to {export}")
         return
     if json_output:
         print_json([cp.to_dict() for cp in found])
@@ -250,4 +254,4 @@ def export(
             return
         with output.open("w", encoding="utf-8") as handle, progress("Exporting", audit.ledger_size(context)) as tick:
             count = audit.export(context, handle, progress=tick)
-    stdout().print(f"Exported {count} entries to {output}")
+    stdout().print(f"Exported {_count(count, 'entry', 'entries')} to {output}")

@@ -56,10 +56,13 @@ def load_private_key(path: Path, *, pem: str | None = None) -> Ed25519PrivateKey
     if pem is not None:
         return parse_private_key(pem.encode(), "CHARTER_SIGNING_KEY")
     if not path.exists():
-        raise SigningKeyMissing(
-            f"no signing key at {path}; run `charter init` to create one, "
-            "or set CHARTER_SIGNING_KEY_FILE to the key's path"
+        public = path.with_name(path.name.removesuffix(".pem") + ".pub.pem")
+        fix = (
+            "restore it from a backup, or set CHARTER_SIGNING_KEY_FILE or CHARTER_SIGNING_KEY to it"
+            if public.exists()
+            else "run `charter init` to create one, or set CHARTER_SIGNING_KEY_FILE to the key's path"
         )
+        raise SigningKeyMissing(f"no signing key at {path}; {fix}")
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise SigningKeyError(

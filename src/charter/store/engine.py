@@ -72,7 +72,13 @@ def make_durable(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
     with translate_errors(engine.url), engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
+        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(FULL)").one()
+    if busy:
+        raise StoreError(
+            f"{make_url(engine.url).database}: SQLite could not write the log to the database file "
+            "(another connection kept it busy); what was committed is safe from a crash of Charter "
+            "but not yet from a power loss; run the command again"
+        )
 
 
 def redacted(url: str | URL) -> str:
