@@ -69,6 +69,13 @@ def check(engine: Engine, key: Ed25519PrivateKey | None = None) -> VerifyReport:
         return verify(snapshot, public_key=key.public_key() if key else None)
 
 
+def first_problem(engine: Engine) -> tuple[str, int | None, str]:
+    """Verify, expect a failure, and give the first problem as (kind, seq, message)."""
+    report = check(engine)
+    assert report.first is not None, "verification passed but should have failed"
+    return report.first.kind, report.first.seq, report.first.message
+
+
 def test_an_untouched_ledger_verifies(engine: Engine, clock: FixedClock) -> None:
     fill(engine, clock)
     report = check(engine)
@@ -98,29 +105,21 @@ def test_an_empty_ledger_verifies(engine: Engine) -> None:
 def test_an_edited_field_is_named_as_edited(engine: Engine, clock: FixedClock, column: str, value: str) -> None:
     fill(engine, clock)
     tamper(engine, f"UPDATE ledger_entries SET {column} = :value WHERE seq = 5", value=value)
-    report = check(engine)
-    assert not report.ok
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("edited", 5)
-    assert report.first.message == "entry 5 was altered: its content no longer matches its hash"
+    assert first_problem(engine) == ("edited", 5, "entry 5 was altered: its content no longer matches its hash")
 
 
 def test_a_deleted_entry_is_named_as_missing(engine: Engine, clock: FixedClock) -> None:
     fill(engine, clock)
     tamper(engine, "DELETE FROM ledger_entries WHERE seq = 7")
-    report = check(engine)
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("missing", 7)
-    assert report.first.message == "entry 7 is missing: the sequence jumps from 6 to 8"
+    assert first_problem(engine) == ("missing", 7, "entry 7 is missing: the sequence jumps from 6 to 8")
 
 
 def test_deleting_the_last_entry_is_caught_by_the_head(engine: Engine, clock: FixedClock) -> None:
     fill(engine, clock)
     tamper(engine, "DELETE FROM ledger_entries WHERE seq = :seq", seq=ENTRIES)
-    report = check(engine)
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("missing", ENTRIES)
-    assert "the chain stops at seq 11" in report.first.message
+    kind, seq, message = first_problem(engine)
+    assert (kind, seq) == ("missing", ENTRIES)
+    assert "the chain stops at seq 11" in message
 
 
 def test_an_entry_forged_at_the_end_is_named_as_inserted(engine: Engine, clock: FixedClock) -> None:
@@ -133,9 +132,7 @@ def test_an_entry_forged_at_the_end_is_named_as_inserted(engine: Engine, clock: 
         "VALUES (:seq, :ts, :actor, :action, :subject, :payload, :prev, :hash)",
         **dict(zip(("seq", "ts", "actor", "action", "subject", "payload", "prev", "hash"), forged, strict=True)),
     )
-    report = check(engine)
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("inserted", ENTRIES + 1)
+    assert first_problem(engine)[:2] == ("inserted", ENTRIES + 1)
 
 
 def test_an_entry_inserted_in_the_middle_is_named(engine: Engine, clock: FixedClock) -> None:
@@ -150,10 +147,9 @@ def test_an_entry_inserted_in_the_middle_is_named(engine: Engine, clock: FixedCl
         "INSERT INTO ledger_entries VALUES (:a, :b, :c, :d, :e, :f, :g, :h)",
         **dict(zip("abcdefgh", forged, strict=True)),
     )
-    report = check(engine)
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("inserted", 4)
-    assert "entry 5 holds what was recorded as entry 4" in report.first.message
+    kind, seq, message = first_problem(engine)
+    assert (kind, seq) == ("inserted", 4)
+    assert "entry 5 holds what was recorded as entry 4" in message
 
 
 def test_swapped_entries_are_named_as_reordered(engine: Engine, clock: FixedClock) -> None:
@@ -161,18 +157,17 @@ def test_swapped_entries_are_named_as_reordered(engine: Engine, clock: FixedCloc
     tamper(engine, "UPDATE ledger_entries SET seq = -1 WHERE seq = 3")
     tamper(engine, "UPDATE ledger_entries SET seq = 3 WHERE seq = 9")
     tamper(engine, "UPDATE ledger_entries SET seq = 9 WHERE seq = -1")
-    report = check(engine)
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("reordered", 3)
-    assert report.first.message == "entries were reordered: entry 3 holds what was recorded as entry 9"
+    assert first_problem(engine) == (
+        "reordered",
+        3,
+        "entries were reordered: entry 3 holds what was recorded as entry 9",
+    )
 
 
 def test_an_edited_head_row_is_caught(engine: Engine, clock: FixedClock) -> None:
     fill(engine, clock)
     tamper(engine, "UPDATE ledger_head SET hash = :h", h="a" * 64)
-    report = check(engine)
-    assert report.first is not None
-    assert (report.first.kind, report.first.seq) == ("head_mismatch", ENTRIES)
+    assert first_problem(engine)[:2] == ("head_mismatch", ENTRIES)
 
 
 def test_checkpoints_verify_with_the_public_key(engine: Engine, clock: FixedClock) -> None:

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from charter.clock import FixedClock
@@ -27,6 +29,13 @@ from charter.services import audit
 from charter.services.context import open_context
 from charter.services.home import database_status, init_home, upgrade_database
 from charter.store.engine import make_engine
+
+
+def new_key() -> tuple[Ed25519PrivateKey, str]:
+    """A fresh Ed25519 key and its PEM text, as CHARTER_SIGNING_KEY takes it."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key, pem.decode()
 
 
 def tree(path: Path) -> dict[str, bytes | None]:
@@ -169,15 +178,9 @@ def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_key_given_in_the_environment_is_used(tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from charter.ledger.keys import key_id
 
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    key, pem = new_key()
     settings = load_settings(env={"CHARTER_SIGNING_KEY": pem}, home=tmp_path / "home")
     result = init_home(settings)
     assert result.key_id == key_id(key.public_key())
@@ -202,15 +205,9 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
 
 
 def test_init_with_an_environment_key_writes_its_public_half(tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from charter.ledger.keys import key_id, load_public_key
 
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    key, pem = new_key()
     settings = load_settings(env={"CHARTER_SIGNING_KEY": pem}, home=tmp_path / "home")
     init_home(settings)
     assert key_id(load_public_key(settings.public_key_file)) == key_id(key.public_key())
