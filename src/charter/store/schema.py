@@ -7,7 +7,19 @@ a governance table: only a ledger unit of work may write it (DESIGN invariant 1)
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -60,6 +72,80 @@ ledger_checkpoints = Table(
     Column("ts", String(27), nullable=False),
     Column("key_id", String(80), nullable=False),
     Column("signature", String(200), nullable=False),
+)
+
+
+# ---- registry (issue 3): models, versions, aliases -------------------------------------------
+# Times are canonical UTC text (charter.clock.format_timestamp): one form on SQLite and PostgreSQL,
+# and text order is time order.
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("owner", String(200), nullable=False),
+    Column("team", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("task", String(40), nullable=False),
+    Column("risk_tier", String(20), nullable=False, index=True),
+    Column("intended_use", Text, nullable=False),
+    Column("limitations", Text, nullable=False),
+    Column("created_at", String(27), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+    Index("ix_models_owner", "owner"),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", String(36), ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Index("ix_model_tags_tag", "tag"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("model_id", String(36), ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("artifact_uri", Text, nullable=False),
+    Column("artifact_sha256", String(64), nullable=False, index=True),
+    Column("artifact_size", BigInteger, nullable=False),
+    Column("framework", String(50), nullable=False),
+    Column("flavour", String(50), nullable=False),
+    Column("input_schema", JSON, nullable=True),
+    Column("output_schema", JSON, nullable=True),
+    Column("source_commit", String(100), nullable=False),
+    Column("source_url", Text, nullable=False),
+    Column("creator", String(200), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("created_at", String(27), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_model_id_version"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", String(36), ForeignKey("models.id"), primary_key=True),
+    Column("name", String(50), primary_key=True),
+    Column("version_id", String(36), ForeignKey("model_versions.id"), nullable=False, index=True),
+    Column("updated_at", String(27), nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("model_id", String(36), ForeignKey("models.id"), nullable=False),
+    Column("alias", String(50), nullable=False),
+    Column("from_version_id", String(36), ForeignKey("model_versions.id"), nullable=True),
+    Column("to_version_id", String(36), ForeignKey("model_versions.id"), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("at", String(27), nullable=False),
+    Column("ledger_seq", Sequence, nullable=False),
+    Index("ix_alias_history_model_id_alias", "model_id", "alias"),
 )
 
 GOVERNED_TABLES = frozenset(metadata.tables)

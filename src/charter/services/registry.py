@@ -1,0 +1,356 @@
+"""The model registry: models, versions, and looking them up by reference.
+
+Every change goes through a ledger unit of work (subject ``model:<name>``), so a model's
+whole history is one indexed ledger query. Aliases live in :mod:`charter.services.aliases`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from charter.clock import format_timestamp
+from charter.errors import Conflict, InvalidInput, NotFound
+from charter.ids import new_id
+from charter.ledger import unit_of_work
+from charter.services.artifacts import ArtifactDigest
+from charter.services.context import Context
+from charter.services.feature_schema import validate_schema
+from charter.services.references import Reference, check_model_name, parse_reference
+from charter.store.engine import translate_errors
+from charter.store.schema import aliases, model_tags, model_versions, models
+
+TASKS = ("binary_classification", "multiclass_classification", "regression", "ranking", "generative")
+RISK_TIERS = ("minimal", "limited", "high", "prohibited")
+STATUSES = ("registered", "archived")
+MAX_TAG = 100
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str
+    risk_tier: str
+    owner: str = ""
+    team: str = ""
+    description: str = ""
+    intended_use: str = ""
+    limitations: str = ""
+    tags: tuple[str, ...] = ()
+
+    def checked(self) -> ModelSpec:
+        check_model_name(self.name)
+        if self.task not in TASKS:
+            raise InvalidInput(f"model {self.name}: task {self.task!r} is not one of {', '.join(TASKS)}")
+        if self.risk_tier not in RISK_TIERS:
+            raise InvalidInput(f"model {self.name}: risk tier {self.risk_tier!r} is not one of {', '.join(RISK_TIERS)}")
+        for tag in self.tags:
+            if not tag or len(tag) > MAX_TAG or tag != tag.strip():
+                raise InvalidInput(f"model {self.name}: tag {tag!r} must be 1-{MAX_TAG} characters, no edge spaces")
+        return ModelSpec(**{**asdict(self), "tags": tuple(sorted(set(self.tags)))})
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    task: str
+    risk_tier: str
+    owner: str
+    team: str
+    description: str
+    intended_use: str
+    limitations: str
+    created_at: str
+    updated_at: str
+    tags: tuple[str, ...] = ()
+    versions: int = 0
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tags": list(self.tags)}
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    id: str
+    model: str
+    version: int
+    artifact_uri: str
+    artifact_sha256: str
+    artifact_size: int
+    framework: str
+    flavour: str
+    input_schema: dict[str, Any] | None
+    output_schema: dict[str, Any] | None
+    source_commit: str
+    source_url: str
+    creator: str
+    status: str
+    created_at: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ref": self.ref, "aliases": list(self.aliases)}
+
+
+def register_model(context: Context, spec: ModelSpec) -> Model:
+    """Add a model to the inventory; its name must be new."""
+    spec = spec.checked()
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        existing = uow.connection.execute(select(models.c.id).where(models.c.name == spec.name)).first()
+        if existing is not None:
+            raise Conflict(f"model {spec.name!r} already exists; see `charter model show {spec.name}`")
+        now = format_timestamp(context.clock.now())
+        row = {**asdict(spec), "id": new_id(), "created_at": now, "updated_at": now}
+        tags = row.pop("tags")
+        uow.execute(models.insert().values(row))
+        if tags:
+            uow.execute(model_tags.insert(), [{"model_id": row["id"], "tag": tag} for tag in tags])
+        uow.record("model.registered", f"model:{spec.name}", {**row, "tags": list(tags)})
+    return get_model(context, spec.name)
+
+
+def register_version(
+    context: Context,
+    model: str,
+    artifact: ArtifactDigest,
+    *,
+    framework: str = "",
+    flavour: str = "",
+    input_schema: dict[str, Any] | None = None,
+    output_schema: dict[str, Any] | None = None,
+    source_commit: str = "",
+    source_url: str = "",
+) -> ModelVersion:
+    """Add the next version of ``model`` with its artifact's digest, schemas and source."""
+    for name, schema in (("input", input_schema), ("output", output_schema)):
+        if schema is not None:
+            validate_schema(schema, f"{model}: {name} schema")
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        model_id = _model_id(uow.connection, model)
+        same = uow.connection.execute(
+            select(model_versions.c.version).where(
+                model_versions.c.model_id == model_id, model_versions.c.artifact_sha256 == artifact.sha256
+            )
+        ).first()
+        if same is not None:
+            raise Conflict(
+                f"{model}@{same.version} already has this artifact (sha256 {artifact.sha256[:16]}…); "
+                "a new version needs a changed artifact"
+            )
+        latest = uow.connection.execute(
+            select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
+        ).scalar_one()
+        row = {
+            "id": new_id(),
+            "model_id": model_id,
+            "version": (latest or 0) + 1,
+            "artifact_uri": artifact.uri,
+            "artifact_sha256": artifact.sha256,
+            "artifact_size": artifact.size,
+            "framework": framework,
+            "flavour": flavour,
+            "input_schema": input_schema,
+            "output_schema": output_schema,
+            "source_commit": source_commit,
+            "source_url": source_url,
+            "creator": context.actor,
+            "status": "registered",
+            "created_at": format_timestamp(context.clock.now()),
+        }
+        uow.execute(model_versions.insert().values(row))
+        uow.record("model.version_registered", f"model:{model}", {**row, "model": model})
+    return resolve_version(context, f"{model}@{row['version']}")
+
+
+def get_model(context: Context, name: str) -> Model:
+    check_model_name(name)
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        found = _models(connection, select(models).where(models.c.name == name))
+        if not found:
+            raise NotFound(f"no model {name!r}{_known_models(connection)}")
+        return found[0]
+
+
+def list_models(
+    context: Context,
+    *,
+    tag: str | None = None,
+    owner: str | None = None,
+    risk_tier: str | None = None,
+    name_contains: str | None = None,
+    alias: str | None = None,
+    limit: int | None = None,
+) -> list[Model]:
+    """Models matching every filter given, by name."""
+    if risk_tier is not None and risk_tier not in RISK_TIERS:
+        raise InvalidInput(f"risk tier {risk_tier!r} is not one of {', '.join(RISK_TIERS)}")
+    query = select(models).order_by(models.c.name)
+    if tag is not None:
+        query = query.where(models.c.id.in_(select(model_tags.c.model_id).where(model_tags.c.tag == tag)))
+    if owner is not None:
+        query = query.where(models.c.owner == owner)
+    if risk_tier is not None:
+        query = query.where(models.c.risk_tier == risk_tier)
+    if name_contains:
+        query = query.where(models.c.name.contains(name_contains, autoescape=True))
+    if alias is not None:
+        query = query.where(models.c.id.in_(select(aliases.c.model_id).where(aliases.c.name == alias)))
+    if limit is not None:
+        query = query.limit(limit)
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        return _models(connection, query)
+
+
+def list_versions(context: Context, model: str, *, status: str | None = None) -> list[ModelVersion]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        model_id = _model_id(connection, model)
+        query = select(model_versions).where(model_versions.c.model_id == model_id)
+        if status is not None:
+            query = query.where(model_versions.c.status == status)
+        return _versions(connection, model, query.order_by(model_versions.c.version))
+
+
+def resolve_version(context: Context, reference: str | Reference) -> ModelVersion:
+    """The version a reference names; a bare model name means its latest registered version."""
+    ref = parse_reference(reference) if isinstance(reference, str) else reference
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        model_id = _model_id(connection, ref.model)
+        query = select(model_versions).where(model_versions.c.model_id == model_id)
+        if ref.version is not None:
+            query = query.where(model_versions.c.version == ref.version)
+        elif ref.alias is not None:
+            target = select(aliases.c.version_id).where(aliases.c.model_id == model_id, aliases.c.name == ref.alias)
+            query = query.where(model_versions.c.id == target.scalar_subquery())
+        else:
+            query = query.where(model_versions.c.status == "registered").order_by(model_versions.c.version.desc())
+        found = _versions(connection, ref.model, query.limit(1))
+        if found:
+            return found[0]
+        raise NotFound(_missing(connection, ref, model_id))
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _model_id(connection: Connection, name: str) -> str:
+    check_model_name(name)
+    found = connection.execute(select(models.c.id).where(models.c.name == name)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no model {name!r}{_known_models(connection)}")
+    return str(found)
+
+
+def _known_models(connection: Connection, shown: int = 10) -> str:
+    names = connection.execute(select(models.c.name).order_by(models.c.name).limit(shown + 1)).scalars().all()
+    if not names:
+        return " (the registry has no models yet; add one with `charter model register`)"
+    more = ", …" if len(names) > shown else ""
+    return f" (models: {', '.join(names[:shown])}{more})"
+
+
+def _missing(connection: Connection, ref: Reference, model_id: str) -> str:
+    versions = (
+        connection.execute(
+            select(model_versions.c.version)
+            .where(model_versions.c.model_id == model_id)
+            .order_by(model_versions.c.version)
+        )
+        .scalars()
+        .all()
+    )
+    if ref.alias is not None:
+        names = (
+            connection.execute(select(aliases.c.name).where(aliases.c.model_id == model_id).order_by(aliases.c.name))
+            .scalars()
+            .all()
+        )
+        known = f"aliases: {', '.join(names)}" if names else "it has no aliases yet"
+        return f"{ref.model} has no alias {ref.alias!r} ({known})"
+    if not versions:
+        return f"{ref.model} has no versions yet; add one with `charter model version add {ref.model} ARTIFACT`"
+    if ref.version is not None:
+        return f"{ref.model} has no version {ref.version} (versions: {_ranges(list(versions))})"
+    return f"{ref.model} has no registered version (all {len(versions)} are archived)"
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """1, 2, 3, 5 -> '1-3, 5'."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
+
+
+def _models(connection: Connection, query: Any) -> list[Model]:
+    rows = connection.execute(query).mappings().all()
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    tags: dict[str, list[str]] = {}
+    for model_id, tag in connection.execute(
+        select(model_tags.c.model_id, model_tags.c.tag).where(model_tags.c.model_id.in_(ids)).order_by(model_tags.c.tag)
+    ):
+        tags.setdefault(model_id, []).append(tag)
+    counts: dict[str, int] = dict(
+        connection.execute(
+            select(model_versions.c.model_id, func.count())
+            .where(model_versions.c.model_id.in_(ids))
+            .group_by(model_versions.c.model_id)
+        ).all()
+    )
+    pointers: dict[str, dict[str, int]] = {}
+    for model_id, alias, version in connection.execute(
+        select(aliases.c.model_id, aliases.c.name, model_versions.c.version)
+        .join(model_versions, model_versions.c.id == aliases.c.version_id)
+        .where(aliases.c.model_id.in_(ids))
+        .order_by(aliases.c.name)
+    ):
+        pointers.setdefault(model_id, {})[alias] = version
+    return [
+        Model(
+            **{k: row[k] for k in Model.__dataclass_fields__ if k in row},
+            tags=tuple(tags.get(row["id"], ())),
+            versions=int(counts.get(row["id"], 0)),
+            aliases=pointers.get(row["id"], {}),
+        )
+        for row in rows
+    ]
+
+
+def _versions(connection: Connection, model: str, query: Any) -> list[ModelVersion]:
+    rows = connection.execute(query).mappings().all()
+    names: dict[str, list[str]] = {}
+    if rows:
+        for version_id, alias in connection.execute(
+            select(aliases.c.version_id, aliases.c.name)
+            .where(aliases.c.version_id.in_([row["id"] for row in rows]))
+            .order_by(aliases.c.name)
+        ):
+            names.setdefault(version_id, []).append(alias)
+    fields = ModelVersion.__dataclass_fields__
+    return [
+        ModelVersion(
+            **{k: row[k] for k in fields if k in row and k != "model"},
+            model=model,
+            aliases=tuple(names.get(row["id"], ())),
+        )
+        for row in rows
+    ]
