@@ -66,3 +66,38 @@ def test_an_outdated_schema_asks_for_an_upgrade(engine: Engine, monkeypatch: pyt
     monkeypatch.setattr(migrate, "HEAD", "0002_next")
     with pytest.raises(SchemaOutdated, match=r"this Charter needs '0002_next'; run `charter db upgrade`"):
         check_schema(engine)
+
+
+def test_an_older_database_with_entries_upgrades_in_place(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from charter.clock import FixedClock
+    from charter.ledger import append_many
+    from charter.ledger.chain import chain_snapshot
+    from charter.ledger.verify import verify
+    from charter.store.engine import MIGRATION_OPTION, WRITE_OPTION
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection = connection.execution_options(**{MIGRATION_OPTION: True, WRITE_OPTION: True})
+            config = Config()
+            config.set_main_option("script_location", "charter.store:migrations")
+            config.attributes["connection"] = connection
+            command.upgrade(config, REVISIONS[0])
+            connection.commit()
+        append_many(engine, [("test.appended", f"x:{i}", {"i": i}) for i in range(5)], actor="u:a", clock=FixedClock())
+        with pytest.raises(SchemaOutdated):
+            check_schema(engine)
+        result = upgrade(engine)
+        assert (result.before, result.after) == (REVISIONS[0], HEAD)
+        assert check_schema(engine) == HEAD
+        with chain_snapshot(engine) as snapshot:
+            report = verify(snapshot, public_key=None)
+        assert report.ok
+        assert report.entries == 5
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM models")).scalar_one() == 0
+    finally:
+        engine.dispose()
