@@ -26,13 +26,18 @@ class Reference:
         return self.model
 
 
-def check_model_name(name: str) -> str:
+def check_name(name: str, kind: str = "model", example: str = "credit-risk") -> str:
+    """Names of models and datasets: a slug, so that references like ``NAME@3`` stay unambiguous."""
     if not MODEL_NAME.match(name):
         raise InvalidInput(
-            f"model name {name!r} is not valid: use lowercase letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, at most 100 characters (e.g. credit-risk)"
+            f"{kind} name {name!r} is not valid: use lowercase letters, digits, '.', '_' and '-', "
+            f"starting with a letter or digit, at most 100 characters (e.g. {example})"
         )
     return name
+
+
+def check_model_name(name: str) -> str:
+    return check_name(name)
 
 
 def check_alias_name(alias: str) -> str:
@@ -44,19 +49,18 @@ def check_alias_name(alias: str) -> str:
     return alias
 
 
-def parse_reference(text: str) -> Reference:
-    """Parse ``NAME``, ``NAME@VERSION`` or ``NAME:ALIAS``; the error says which part is wrong."""
+def parse_reference(text: str, *, kind: str = "model") -> Reference:
+    """Parse ``NAME``, ``NAME@VERSION`` or (models only) ``NAME:ALIAS``; the error says which part is wrong."""
+    example = "credit-risk, credit-risk@3, credit-risk:prod" if kind == "model" else "transactions, transactions@2"
+    forms = "NAME, NAME@VERSION or NAME:ALIAS" if kind == "model" else "NAME or NAME@VERSION"
     match = _REFERENCE.match(text.strip())
-    if match is None:
-        raise InvalidInput(
-            f"model reference {text!r} is not valid: use NAME, NAME@VERSION or NAME:ALIAS "
-            "(e.g. credit-risk, credit-risk@3, credit-risk:prod)"
-        )
-    model = check_model_name(match["model"])
+    if match is None or (kind != "model" and match["alias"] is not None):
+        raise InvalidInput(f"{kind} reference {text!r} is not valid: use {forms} (e.g. {example})")
+    name = check_name(match["model"], kind, example.split(",")[0])
     if match["version"] is not None:
         if not match["version"].isdigit() or int(match["version"]) < 1:
-            raise InvalidInput(f"model reference {text!r}: the version must be a number from 1 up")
-        return Reference(model, version=int(match["version"]))
+            raise InvalidInput(f"{kind} reference {text!r}: the version must be a number from 1 up")
+        return Reference(name, version=int(match["version"]))
     if match["alias"] is not None:
-        return Reference(model, alias=check_alias_name(match["alias"]))
-    return Reference(model)
+        return Reference(name, alias=check_alias_name(match["alias"]))
+    return Reference(name)

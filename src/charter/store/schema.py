@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -146,6 +147,73 @@ alias_history = Table(
     Column("at", String(27), nullable=False),
     Column("ledger_seq", Sequence, nullable=False),
     Index("ix_alias_history_model_id_alias", "model_id", "alias"),
+)
+
+# ---- datasets (issue 3): provenance, versions, column classification, certification ---------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("owner", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("source_uri", Text, nullable=False),
+    Column("licence", String(200), nullable=False),
+    Column("collected_from", String(27), nullable=False),
+    Column("collected_to", String(27), nullable=False),
+    Column("legal_basis", String(40), nullable=False),
+    Column("created_at", String(27), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+    Index("ix_datasets_owner", "owner"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dataset_id", String(36), ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("format", String(20), nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("quality", JSON, nullable=False),
+    # The reference profile the metric kernels (#4) compute once per version; null until then.
+    Column("profile", JSON, nullable=True),
+    Column("creator", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_id_version"),
+)
+
+dataset_columns = Table(
+    "dataset_columns",
+    metadata,
+    Column("version_id", String(36), ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("dtype", String(20), nullable=False),
+    Column("pii_category", String(30), nullable=True),
+    Column("sensitivity", String(20), nullable=False),
+    Column("protected", Boolean, nullable=False),
+    Column("classified_by", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+certifications = Table(
+    "certifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version_id", String(36), ForeignKey("dataset_versions.id"), nullable=False, index=True),
+    Column("purpose", String(200), nullable=False),
+    Column("certified_by", String(200), nullable=False),
+    Column("certified_at", String(27), nullable=False),
+    Column("expires_at", String(27), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("revoked_at", String(27), nullable=True),
+    Column("revoked_by", String(200), nullable=True),
 )
 
 GOVERNED_TABLES = frozenset(metadata.tables)

@@ -1,0 +1,436 @@
+"""Datasets: provenance, versions (fingerprint, schema, quality, column classification), certification.
+
+Reading and checking a file happens before the write transaction (it may take a while);
+the version, its columns and the ledger entry are then written in one unit of work.
+Ledger subject: ``dataset:<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from charter.clock import format_timestamp, parse_timestamp
+from charter.errors import Conflict, InvalidInput, NotFound
+from charter.ids import new_id
+from charter.ledger import unit_of_work
+from charter.services.artifacts import digest_path
+from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
+from charter.services.context import Context
+from charter.services.references import Reference, check_name, parse_reference
+from charter.services.tabular import quality_report, read_table, sample_values, table_schema
+from charter.store.engine import translate_errors
+from charter.store.schema import certifications, dataset_columns, dataset_versions, datasets
+
+LEGAL_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+    "not_personal_data",
+    "unknown",
+)
+KIND = "dataset"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    owner: str = ""
+    description: str = ""
+    source_uri: str = ""
+    licence: str = ""
+    collected_from: str = ""
+    collected_to: str = ""
+    legal_basis: str = "unknown"
+
+    def checked(self) -> DatasetSpec:
+        check_name(self.name, KIND, "transactions")
+        if self.legal_basis not in LEGAL_BASES:
+            raise InvalidInput(
+                f"dataset {self.name}: legal basis {self.legal_basis!r} is not one of {', '.join(LEGAL_BASES)}"
+            )
+        times = {
+            key: _time(getattr(self, key), f"dataset {self.name}: {key}") for key in ("collected_from", "collected_to")
+        }
+        if times["collected_from"] and times["collected_to"] and times["collected_from"] > times["collected_to"]:
+            raise InvalidInput(f"dataset {self.name}: the collection period ends before it starts")
+        return DatasetSpec(**{**asdict(self), **times})
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    name: str
+    owner: str
+    description: str
+    source_uri: str
+    licence: str
+    collected_from: str
+    collected_to: str
+    legal_basis: str
+    created_at: str
+    updated_at: str
+    versions: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    position: int
+    dtype: str
+    pii_category: str | None
+    sensitivity: str
+    protected: bool
+    classified_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Certification:
+    id: str
+    purpose: str
+    certified_by: str
+    certified_at: str
+    expires_at: str
+    note: str
+    revoked_at: str | None
+    revoked_by: str | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "valid" if self.expires_at > format_timestamp(now) else "expired"
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    id: str
+    dataset: str
+    version: int
+    uri: str
+    sha256: str
+    size: int
+    format: str
+    row_count: int
+    schema: list[dict[str, str]]
+    quality: dict[str, Any]
+    profile: dict[str, Any] | None
+    creator: str
+    created_at: str
+    columns: tuple[ColumnInfo, ...] = ()
+    certifications: tuple[Certification, ...] = field(default=())
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
+
+    def certification_state(self, now: datetime) -> str:
+        """``certified`` (a valid certification), ``expired``/``revoked`` (only lapsed ones), or ``uncertified``."""
+        states = {c.state(now) for c in self.certifications}
+        for state in ("valid", "expired", "revoked"):
+            if state in states:
+                return "certified" if state == "valid" else state
+        return "uncertified"
+
+    def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        data = {**asdict(self), "ref": self.ref}
+        if now is not None:
+            data["certification"] = self.certification_state(now)
+        return data
+
+
+def _time(value: str, where: str) -> str:
+    if not value:
+        return ""
+    try:
+        return format_timestamp(parse_timestamp(value))
+    except ValueError:
+        raise InvalidInput(f"{where} {value!r} is not an ISO-8601 date or time (e.g. 2025-01-31)") from None
+
+
+def register_dataset(context: Context, spec: DatasetSpec) -> Dataset:
+    spec = spec.checked()
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        if uow.connection.execute(select(datasets.c.id).where(datasets.c.name == spec.name)).first():
+            raise Conflict(f"dataset {spec.name!r} already exists; see `charter dataset show {spec.name}`")
+        now = format_timestamp(context.clock.now())
+        row = {**asdict(spec), "id": new_id(), "created_at": now, "updated_at": now}
+        uow.execute(datasets.insert().values(row))
+        uow.record("dataset.registered", f"dataset:{spec.name}", row)
+    return get_dataset(context, spec.name)
+
+
+def add_dataset_version(
+    context: Context, name: str, path: Path, *, fmt: str | None = None, progress: Callable[[int], None] | None = None
+) -> DatasetVersion:
+    """Register a file (CSV, Parquet) as the next version: fingerprint, schema, quality, classification."""
+    check_name(name, KIND, "transactions")
+    table = read_table(path, fmt)
+    digest = digest_path(path, progress=progress)
+    schema = table_schema(table)
+    quality = quality_report(table)
+    classes = [classify_column(column["name"], sample_values(table, column["name"])) for column in schema]
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        dataset_id = _dataset_id(uow.connection, name)
+        same = uow.connection.execute(
+            select(dataset_versions.c.version).where(
+                dataset_versions.c.dataset_id == dataset_id, dataset_versions.c.sha256 == digest.sha256
+            )
+        ).first()
+        if same is not None:
+            raise Conflict(f"{name}@{same.version} already has this content (sha256 {digest.sha256[:16]}…)")
+        latest = uow.connection.execute(
+            select(func.max(dataset_versions.c.version)).where(dataset_versions.c.dataset_id == dataset_id)
+        ).scalar_one()
+        row = {
+            "id": new_id(),
+            "dataset_id": dataset_id,
+            "version": (latest or 0) + 1,
+            "uri": digest.uri,
+            "sha256": digest.sha256,
+            "size": digest.size,
+            "format": fmt or path.suffix.lstrip(".") or "parquet",
+            "row_count": table.num_rows,
+            "schema": schema,
+            "quality": quality.to_dict(),
+            "profile": None,
+            "creator": context.actor,
+            "created_at": format_timestamp(context.clock.now()),
+        }
+        uow.execute(dataset_versions.insert().values(row))
+        columns = [
+            {
+                "version_id": row["id"],
+                "name": column["name"],
+                "position": position,
+                "dtype": column["type"],
+                **found.to_dict(),
+            }
+            for position, (column, found) in enumerate(zip(schema, classes, strict=True))
+        ]
+        if columns:
+            uow.execute(dataset_columns.insert(), columns)
+        pii = {c["name"]: c["pii_category"] for c in columns if c["pii_category"]}
+        uow.record(
+            "dataset.version_registered",
+            f"dataset:{name}",
+            {**{k: row[k] for k in ("id", "version", "uri", "sha256", "size", "row_count")}, "pii": pii,
+             "protected": [c["name"] for c in columns if c["protected"]], "quality_issues": list(quality.issues)},
+        )  # fmt: skip
+    return resolve_dataset_version(context, f"{name}@{row['version']}")
+
+
+def classify(
+    context: Context,
+    reference: str,
+    column: str,
+    *,
+    pii_category: str | None = None,
+    clear_pii: bool = False,
+    sensitivity: str | None = None,
+    protected: bool | None = None,
+) -> ColumnInfo:
+    """Override the detected classification of one column (recorded with what it was before)."""
+    if pii_category is not None and pii_category not in PII_CATEGORIES:
+        raise InvalidInput(f"PII category {pii_category!r} is not one of {', '.join(PII_CATEGORIES)}")
+    if sensitivity is not None and sensitivity not in SENSITIVITIES:
+        raise InvalidInput(f"sensitivity {sensitivity!r} is not one of {', '.join(SENSITIVITIES)}")
+    version = resolve_dataset_version(context, reference)
+    current = next((c for c in version.columns if c.name == column), None)
+    if current is None:
+        raise NotFound(
+            f"{version.ref} has no column {column!r} (columns: {', '.join(c.name for c in version.columns)})"
+        )
+    category = None if clear_pii else (pii_category if pii_category is not None else current.pii_category)
+    is_protected = current.protected if protected is None else protected
+    changed = {
+        "pii_category": category,
+        "protected": is_protected,
+        "sensitivity": sensitivity or sensitivity_for(category, is_protected),
+        "classified_by": "user",
+        "reason": f"set by {context.actor}",
+    }
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        uow.execute(
+            update(dataset_columns)
+            .where(dataset_columns.c.version_id == version.id, dataset_columns.c.name == column)
+            .values(changed)
+        )
+        before = {k: getattr(current, k) for k in ("pii_category", "protected", "sensitivity")}
+        uow.record("dataset.column_classified", f"dataset:{version.dataset}", {
+            "version": version.version, "column": column, "before": before,
+            "after": {k: changed[k] for k in before},
+        })  # fmt: skip
+    return ColumnInfo(**{**asdict(current), **changed})
+
+
+def certify(context: Context, reference: str, *, purpose: str, expires: datetime, note: str = "") -> Certification:
+    """Certify a dataset version for a purpose until ``expires`` (roles are enforced once identities exist)."""
+    if not purpose.strip():
+        raise InvalidInput("a certification needs a purpose (what the data is fit for, e.g. 'credit scoring')")
+    now = context.clock.now()
+    if expires <= now:
+        raise InvalidInput(f"the certification would expire at {format_timestamp(expires)}, which is not in the future")
+    version = resolve_dataset_version(context, reference)
+    cert = Certification(
+        id=new_id(),
+        purpose=purpose.strip(),
+        certified_by=context.actor,
+        certified_at=format_timestamp(now),
+        expires_at=format_timestamp(expires),
+        note=note,
+        revoked_at=None,
+        revoked_by=None,
+    )
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        uow.execute(certifications.insert().values(**asdict(cert), version_id=version.id))
+        uow.record("dataset.certified", f"dataset:{version.dataset}", {**asdict(cert), "version": version.version})
+    return cert
+
+
+def revoke_certification(context: Context, certification_id: str, *, reason: str) -> Certification:
+    if not reason.strip():
+        raise InvalidInput("revoking a certification needs a reason")
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        found = (
+            uow.connection.execute(
+                select(certifications, dataset_versions.c.version, datasets.c.name)
+                .join(dataset_versions, dataset_versions.c.id == certifications.c.version_id)
+                .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+                .where(certifications.c.id == certification_id)
+            )
+            .mappings()
+            .first()
+        )
+        if found is None:
+            raise NotFound(f"no certification {certification_id!r}; `charter dataset show NAME@VERSION` lists them")
+        if found["revoked_at"] is not None:
+            raise Conflict(f"certification {certification_id} was already revoked at {found['revoked_at']}")
+        now = format_timestamp(context.clock.now())
+        uow.execute(
+            update(certifications)
+            .where(certifications.c.id == certification_id)
+            .values(revoked_at=now, revoked_by=context.actor)
+        )
+        uow.record("dataset.certification_revoked", f"dataset:{found['name']}", {
+            "certification": certification_id, "version": found["version"], "reason": reason.strip(),
+        })  # fmt: skip
+    fields = {k: found[k] for k in Certification.__dataclass_fields__}
+    return Certification(**{**fields, "revoked_at": now, "revoked_by": context.actor})
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def get_dataset(context: Context, name: str) -> Dataset:
+    found = list_datasets(context, name=check_name(name, KIND, "transactions"))
+    if not found:
+        with translate_errors(context.engine.url), context.engine.connect() as connection:
+            raise NotFound(f"no dataset {name!r}{_known(connection)}")
+    return found[0]
+
+
+def list_datasets(
+    context: Context, *, owner: str | None = None, name: str | None = None, name_contains: str | None = None
+) -> list[Dataset]:
+    count = (
+        select(func.count())
+        .select_from(dataset_versions)
+        .where(dataset_versions.c.dataset_id == datasets.c.id)
+        .scalar_subquery()
+    )
+    query = select(datasets, count.label("versions")).order_by(datasets.c.name)
+    if owner is not None:
+        query = query.where(datasets.c.owner == owner)
+    if name is not None:
+        query = query.where(datasets.c.name == name)
+    if name_contains:
+        query = query.where(datasets.c.name.contains(name_contains, autoescape=True))
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        return [Dataset(**row) for row in connection.execute(query).mappings()]
+
+
+def list_dataset_versions(context: Context, name: str) -> list[DatasetVersion]:
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        dataset_id = _dataset_id(connection, name)
+        query = select(dataset_versions).where(dataset_versions.c.dataset_id == dataset_id)
+        return _versions(connection, name, query.order_by(dataset_versions.c.version))
+
+
+def resolve_dataset_version(context: Context, reference: str | Reference) -> DatasetVersion:
+    """``transactions@2``, or ``transactions`` for its latest version."""
+    ref = parse_reference(reference, kind=KIND) if isinstance(reference, str) else reference
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        dataset_id = _dataset_id(connection, ref.model)
+        query = select(dataset_versions).where(dataset_versions.c.dataset_id == dataset_id)
+        if ref.version is not None:
+            query = query.where(dataset_versions.c.version == ref.version)
+        found = _versions(connection, ref.model, query.order_by(dataset_versions.c.version.desc()).limit(1))
+        if found:
+            return found[0]
+        numbers = (
+            connection.execute(select(dataset_versions.c.version).where(dataset_versions.c.dataset_id == dataset_id))
+            .scalars()
+            .all()
+        )
+        if not numbers:
+            raise NotFound(
+                f"{ref.model} has no versions yet; add one with `charter dataset add-version {ref.model} FILE`"
+            )
+        raise NotFound(f"{ref.model} has no version {ref.version} (versions: 1-{max(numbers)})")
+
+
+def _dataset_id(connection: Connection, name: str) -> str:
+    found = connection.execute(select(datasets.c.id).where(datasets.c.name == name)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no dataset {name!r}{_known(connection)}")
+    return str(found)
+
+
+def _known(connection: Connection, shown: int = 10) -> str:
+    names = connection.execute(select(datasets.c.name).order_by(datasets.c.name).limit(shown + 1)).scalars().all()
+    if not names:
+        return " (no datasets yet; add one with `charter dataset register`)"
+    return f" (datasets: {', '.join(names[:shown])}{', …' if len(names) > shown else ''})"
+
+
+def _versions(connection: Connection, name: str, query: Any) -> list[DatasetVersion]:
+    rows = connection.execute(query).mappings().all()
+    ids = [row["id"] for row in rows]
+    columns: dict[str, list[ColumnInfo]] = {}
+    certs: dict[str, list[Certification]] = {}
+    if ids:
+        for row in connection.execute(
+            select(dataset_columns).where(dataset_columns.c.version_id.in_(ids)).order_by(dataset_columns.c.position)
+        ).mappings():
+            columns.setdefault(row["version_id"], []).append(
+                ColumnInfo(**{k: row[k] for k in ColumnInfo.__dataclass_fields__})
+            )
+        for row in connection.execute(
+            select(certifications).where(certifications.c.version_id.in_(ids)).order_by(certifications.c.certified_at)
+        ).mappings():
+            certs.setdefault(row["version_id"], []).append(
+                Certification(**{k: row[k] for k in Certification.__dataclass_fields__})
+            )
+    skip = {"dataset_id"}
+    return [
+        DatasetVersion(
+            **{k: v for k, v in row.items() if k not in skip},
+            dataset=name,
+            columns=tuple(columns.get(row["id"], ())),
+            certifications=tuple(certs.get(row["id"], ())),
+        )
+        for row in rows
+    ]

@@ -1,0 +1,287 @@
+"""Tabular data sets: read CSV or Parquet into Arrow, describe the columns, check data quality.
+
+Registering a data set version reads its file (or a folder of Parquet files) once and records
+the row count, :func:`table_schema` and :func:`quality_report`. Every check is an Arrow
+compute kernel over whole columns, so a million-row table is checked in well under a second.
+
+Missing values: nulls, plus NaN in float columns and ``""`` in string columns (pyarrow's CSV
+reader keeps empty strings in string columns). Columns whose values Arrow cannot hash (lists,
+structs, maps) get ``distinct = None``, are never constant and are left out when rows are
+compared for duplicates; the duplicates sentence then names them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from charter.errors import InvalidInput
+
+FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_KNOWN = "known formats: csv (.csv, .csv.gz, .tsv, .tsv.gz), parquet (.parquet, .pq, or a folder of them)"
+# An int or float: optional sign, digits with an optional point (or a leading point), optional exponent.
+_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+_ROW = re.compile(r"Row #(\d+): (.*)", re.DOTALL)
+
+
+def detect_format(path: Path) -> str:
+    """'csv' for .csv/.csv.gz/.tsv/.tsv.gz, 'parquet' for .parquet/.pq or a folder holding .parquet/.pq files."""
+    name = path.name.lower()
+    if path.is_dir():
+        if _parquet_files(path):
+            return "parquet"
+        raise InvalidInput(f"{path} is a folder without .parquet or .pq files ({_KNOWN})")
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or folder")
+    raise InvalidInput(f"cannot tell the format of {path} from its name ({_KNOWN})")
+
+
+def read_table(path: Path, fmt: str | None = None) -> pa.Table:
+    """Read the whole file (or Parquet folder) into Arrow; ``fmt=None`` detects it from the name.
+
+    CSV parse errors name the row pyarrow reports: the header is row 1 and blank lines are not
+    counted, so in a file without blank lines or quoted line breaks it is the line number.
+    A folder is read as its .parquet/.pq files (recursively, skipping names starting with '.'
+    or '_'), in path order; they must all have the same columns. Hive partition keys in folder
+    names are not turned into columns.
+    """
+    fmt = detect_format(path) if fmt is None else fmt
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r} ({_KNOWN})")
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or folder")
+    table = _read_csv(path) if fmt == "csv" else _read_parquet(path)
+    if table.num_columns == 0:
+        raise InvalidInput(f"{path} is empty: it has no columns")
+    _check_names(table, str(path))
+    return table
+
+
+def table_schema(table: pa.Table) -> list[dict[str, str]]:
+    """``[{"name": column, "type": simple type}]`` in column order.
+
+    Simple types: integer, number (floats and decimals), string, boolean, date, timestamp,
+    other (binary, times, durations, nested and null columns). Dictionary columns take the
+    type of their values.
+    """
+    return [{"name": field.name, "type": _simple_type(field.type)} for field in table.schema]
+
+
+def sample_values(table: pa.Table, column: str, limit: int = 1000) -> list[object]:
+    """Up to ``limit`` non-missing values of ``column`` (first ones first), as Python objects."""
+    if column not in table.column_names:
+        raise InvalidInput(f"no column {column!r} (columns: {', '.join(table.column_names)})")
+    if limit < 0:
+        raise InvalidInput(f"limit must be 0 or more, not {limit}")
+    values = _plain(table.column(column))
+    present = values.filter(pc.invert(_missing_mask(values)))
+    return list(present.slice(0, limit).to_pylist())
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    rows: int
+    duplicate_rows: int  # rows that repeat an earlier identical row
+    columns: dict[str, dict[str, Any]]  # missing, missing_share, constant, distinct, type_violations
+    issues: tuple[str, ...]  # one human sentence per finding, in column order, then table-level
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "duplicate_rows": self.duplicate_rows,
+            "columns": {name: dict(stats) for name, stats in self.columns.items()},
+            "issues": list(self.issues),
+        }
+
+
+def quality_report(table: pa.Table, *, missing_threshold: float = 0.05) -> QualityReport:
+    """Missing values, constant columns, distinct counts, numbers stored as text, duplicate rows."""
+    if not 0.0 <= missing_threshold <= 1.0:
+        raise InvalidInput(f"missing_threshold must be between 0 and 1, not {missing_threshold}")
+    _check_names(table, "the table")
+    rows = int(table.num_rows)
+    columns: dict[str, dict[str, Any]] = {}
+    issues: list[str] = []
+    not_comparable: list[str] = []
+    for name in table.column_names:
+        values = _plain(table.column(name))
+        missing_mask = _missing_mask(values)
+        missing = int(pc.sum(missing_mask).as_py() or 0)
+        present = values.filter(pc.invert(missing_mask))
+        distinct = _distinct(present)
+        if distinct is None:
+            not_comparable.append(name)
+        violations = _type_violations(present)
+        constant = distinct == 1
+        columns[name] = {
+            "missing": missing,
+            "missing_share": missing / rows if rows else 0.0,
+            "constant": constant,
+            "distinct": distinct,
+            "type_violations": violations,
+        }
+        if rows and missing == rows:
+            issues.append(f"column {name!r} is entirely missing")
+        elif missing and missing / rows > missing_threshold:
+            issues.append(f"column {name!r}: {_percent(missing / rows)} missing")
+        if constant:
+            issues.append(f"column {name!r} is constant ({_show(present[0].as_py())})")
+        if violations:
+            verb = "value is not a number" if violations == 1 else "values are not numbers"
+            issues.append(f"column {name!r}: {violations} {verb} in a mostly numeric column")
+    keys = [name for name in table.column_names if name not in not_comparable]
+    distinct_rows = int(table.group_by(keys).aggregate([]).num_rows) if keys and rows else rows
+    duplicates = rows - distinct_rows
+    if duplicates:
+        sentence = f"{duplicates} duplicate row{'' if duplicates == 1 else 's'}"
+        if not_comparable:
+            sentence += f" (not comparing {', '.join(map(repr, not_comparable))}: Arrow cannot compare their values)"
+        issues.append(sentence)
+    return QualityReport(rows=rows, duplicate_rows=duplicates, columns=columns, issues=tuple(issues))
+
+
+def _read_csv(path: Path) -> pa.Table:
+    tsv = path.name.lower().endswith((".tsv", ".tsv.gz"))
+    parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
+    try:
+        return pcsv.read_csv(path, parse_options=parse)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    except pa.ArrowException as exc:
+        message = str(exc)
+    if "Row #" not in message:
+        # Multithreaded reading does not know row numbers; reading again on one thread does.
+        try:
+            pcsv.read_csv(path, parse_options=parse, read_options=pcsv.ReadOptions(use_threads=False))
+        except pa.ArrowException as again:
+            message = str(again)
+    if message == "Empty CSV file":
+        raise InvalidInput(f"{path} is empty: it has no header line")
+    found = _ROW.search(message)
+    if found:  # keep what pyarrow says around the row number ("In CSV column #1: ...") but not its prefix
+        detail = (message[: found.start()] + found.group(2)).removeprefix("CSV parse error: ")
+        raise InvalidInput(f"{path} row {found.group(1)}: {detail[:1].lower()}{detail[1:]}")
+    raise InvalidInput(f"{path}: not a readable CSV file ({message})")
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    files = _parquet_files(path) if path.is_dir() else [path]
+    if not files:
+        raise InvalidInput(f"{path} is a folder without .parquet or .pq files ({_KNOWN})")
+    tables: list[pa.Table] = []
+    for file in files:
+        try:
+            table = pq.read_table(file)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {file}: {exc}") from None
+        except pa.ArrowException as exc:
+            raise InvalidInput(f"{file}: not a readable Parquet file ({exc})") from None
+        if tables and not table.schema.equals(tables[0].schema):
+            raise InvalidInput(
+                f"{file}: its columns ({_describe(table.schema)}) differ from those of {files[0]} "
+                f"({_describe(tables[0].schema)}); every file in a folder must have the same columns"
+            )
+        tables.append(table)
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    return sorted(
+        file
+        for file in folder.rglob("*")
+        if file.name.lower().endswith(_PARQUET_SUFFIXES)
+        and file.is_file()
+        and not any(part.startswith((".", "_")) for part in file.relative_to(folder).parts)
+    )
+
+
+def _describe(schema: pa.Schema) -> str:
+    return ", ".join(f"{field.name}: {field.type}" for field in schema)
+
+
+def _check_names(table: pa.Table, where: str) -> None:
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            raise InvalidInput(f"{where}: column {name!r} appears more than once; column names must be unique")
+        seen.add(name)
+
+
+def _simple_type(dtype: pa.DataType) -> str:
+    types = pa.types
+    if types.is_dictionary(dtype):
+        return _simple_type(dtype.value_type)
+    checks = (
+        ("boolean", types.is_boolean),
+        ("integer", types.is_integer),
+        ("number", lambda t: types.is_floating(t) or types.is_decimal(t)),
+        ("string", _is_text),
+        ("date", types.is_date),
+        ("timestamp", types.is_timestamp),
+    )
+    return next((simple for simple, check in checks if check(dtype)), "other")
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    is_view = getattr(pa.types, "is_string_view", lambda _: False)  # string_view: pyarrow 16+
+    return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or is_view(dtype))
+
+
+def _plain(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Decode dictionaries and turn string views into strings, which every kernel here accepts."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if _is_text(values.type) and not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.large_string())
+    return values
+
+
+def _missing_mask(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    missing = pc.is_null(values, nan_is_null=True)
+    if _is_text(values.type):
+        missing = pc.or_kleene(missing, pc.equal(values, ""))
+    return missing
+
+
+def _distinct(present: pa.ChunkedArray) -> int | None:
+    if len(present) == 0:
+        return 0
+    try:
+        return int(pc.count_distinct(present).as_py())
+    except pa.ArrowNotImplementedError:
+        return None
+
+
+def _type_violations(present: pa.ChunkedArray) -> int:
+    """Values that are not numbers, in a text column where at least 90% (but not all) are."""
+    total = len(present)
+    if not total or not _is_text(present.type):
+        return 0
+    numbers = int(pc.sum(pc.match_substring_regex(present, _NUMBER)).as_py() or 0)
+    return total - numbers if numbers < total and numbers * 10 >= total * 9 else 0
+
+
+def _percent(share: float) -> str:
+    text = f"{share:.1%}"
+    if text == "0.0%":
+        return "<0.1%"
+    return ">99.9%" if text == "100.0%" else text
+
+
+def _show(value: object) -> str:
+    text = repr(value) if isinstance(value, str | bytes) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,63 @@
+"""Datasets from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from charter.cli.main import app
+
+runner = CliRunner()
+CSV = "name,email,sex,income\nAda,ada@example.org,F,1\nAlan,alan@example.org,M,2\nGrace,g@example.com,F,3\n"
+
+
+def charter(home: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--home", str(home), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_dataset_round_trip(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    charter(home, "init")
+    (tmp_path / "people.csv").write_text(CSV)
+    assert charter(home, "dataset", "register", "people", "--legal-basis", "consent")[0] == 0
+    code, out, err = charter(home, "dataset", "add-version", "people", str(tmp_path / "people.csv"), "--json")
+    assert code == 0, err
+    version = json.loads(out)
+    assert (version["ref"], version["row_count"], version["certification"]) == ("people@1", 3, "uncertified")
+    assert {c["name"]: c["protected"] for c in version["columns"]}["sex"] is True
+    code, out, err = charter(home, "dataset", "classify", "people@1", "name", "--no-pii", "--json")
+    assert code == 0, err
+    assert json.loads(out)["pii_category"] is None
+    code, out, err = charter(home, "dataset", "certify", "people@1", "--purpose", "churn model", "--json")
+    assert code == 0, err
+    cert = json.loads(out)
+    code, out, _ = charter(home, "dataset", "show", "people", "--json")
+    assert json.loads(out)["version"]["certification"] == "certified"
+    code, _, err = charter(home, "dataset", "revoke", cert["id"], "--reason", "consent withdrawn")
+    assert code == 0, err
+    code, out, _ = charter(home, "dataset", "versions", "people", "--json")
+    assert json.loads(out)[0]["certification"] == "revoked"
+    code, out, _ = charter(home, "dataset", "list", "--json")
+    assert [d["name"] for d in json.loads(out)] == ["people"]
+    assert charter(home, "audit", "verify")[0] == 0
+
+
+def test_dataset_errors_are_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    charter(home, "init")
+    charter(home, "dataset", "register", "people")
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4,5\n")
+    cases = [
+        (("dataset", "add-version", "people", str(tmp_path / "bad.csv")), f"Error: {tmp_path / 'bad.csv'}"),
+        (("dataset", "show", "people@2"), "Error: people has no versions yet"),
+        (("dataset", "certify", "people", "--purpose", "x", "--expires", "soon"), "Error: --expires 'soon' is neither"),
+        (("dataset", "register", "x", "--legal-basis", "vibes"), "Error: dataset x: legal basis 'vibes'"),
+        (("dataset", "classify", "people", "a", "--pii", "email", "--no-pii"), "Error: give either --pii"),
+    ]
+    for args, start in cases:
+        code, out, err = charter(home, *args)
+        assert code == 1, (args, out, err)
+        assert err.startswith(start), err
