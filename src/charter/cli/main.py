@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from charter.cli import aliases, audit, datasets, db, models
+from charter.cli import aliases, audit, datasets, db, lineage, models
 from charter.cli.output import error_line, print_json, stdout
 from charter.cli.state import CliState, settings
 
@@ -69,6 +69,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(models.app, name="model")
 app.add_typer(aliases.app, name="alias")
 app.add_typer(datasets.app, name="dataset")
+app.add_typer(lineage.app, name="lineage")
 
 
 @app.callback()

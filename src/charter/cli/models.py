@@ -74,6 +74,9 @@ def add_version(
     ] = None,
     git_commit: Annotated[str, typer.Option(help="The commit the model was trained from.")] = "",
     run_url: Annotated[str, typer.Option(help="The pipeline run that produced it.")] = "",
+    trained_on: Annotated[
+        list[str] | None, typer.Option(help="A dataset version it was trained on, e.g. transactions@2 (repeat).")
+    ] = None,
     sha256: Annotated[str | None, typer.Option(help="SHA-256 of a remote artifact (required for URIs).")] = None,
     size: Annotated[int | None, typer.Option(help="Size in bytes of a remote artifact (required for URIs).")] = None,
     json_output: JsonOption = False,
@@ -90,10 +93,6 @@ def add_version(
         total = path.stat().st_size if path.is_file() else None
         with progress(f"Hashing {path.name}", total if total and total >= PROGRESS_BYTES else None) as tick:
             digest = digest_path(path, progress=tick)
-    schemas = {
-        "input_schema": load_schema_file(input_schema, "input") if input_schema else None,
-        "output_schema": load_schema_file(output_schema, "output") if output_schema else None,
-    }
     with open_context(ctx) as context:
         version = register_version(
             context,
@@ -103,7 +102,9 @@ def add_version(
             flavour=flavour,
             source_commit=git_commit,
             source_url=run_url,
-            **schemas,
+            input_schema=load_schema_file(input_schema, "input") if input_schema else None,
+            output_schema=load_schema_file(output_schema, "output") if output_schema else None,
+            trained_on=tuple(trained_on or ()),
         )
     if json_output:
         print_json(version.to_dict())

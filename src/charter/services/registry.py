@@ -19,6 +19,7 @@ from charter.ids import new_id
 from charter.ledger import unit_of_work
 from charter.services.artifacts import ArtifactDigest
 from charter.services.context import Context
+from charter.services.edges import EdgeSpec, Node, insert_edge
 from charter.services.feature_schema import validate_schema
 from charter.services.references import Reference, check_model_name, parse_reference
 from charter.store.engine import translate_errors
@@ -130,11 +131,19 @@ def register_version(
     output_schema: dict[str, Any] | None = None,
     source_commit: str = "",
     source_url: str = "",
+    trained_on: Sequence[str] = (),
 ) -> ModelVersion:
-    """Add the next version of ``model`` with its artifact's digest, schemas and source."""
+    """Add the next version of ``model`` with its artifact's digest, schemas and source.
+
+    ``trained_on`` names dataset versions (``transactions@2``); their lineage edges are
+    written in the same transaction as the version.
+    """
+    from charter.services.datasets import resolve_dataset_version
+
     for name, schema in (("input", input_schema), ("output", output_schema)):
         if schema is not None:
             validate_schema(schema, f"{model}: {name} schema")
+    sources = [resolve_dataset_version(context, ref) for ref in trained_on]
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         model_id = _model_id(uow.connection, model)
         same = uow.connection.execute(
@@ -169,6 +178,10 @@ def register_version(
         }
         uow.execute(model_versions.insert().values(row))
         uow.record("model.version_registered", f"model:{model}", {**row, "model": model})
+        target = Node("model", str(row["id"]), f"{model}@{row['version']}")
+        for source in sources:
+            origin = Node("dataset", source.id, source.ref, tuple(c.name for c in source.columns))
+            insert_edge(uow, origin, target, EdgeSpec(role="training"), now=context.clock.now())
     return resolve_version(context, f"{model}@{row['version']}")
 
 

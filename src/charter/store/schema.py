@@ -216,4 +216,30 @@ certifications = Table(
     Column("revoked_by", String(200), nullable=True),
 )
 
+# ---- lineage (issue 3): dataset version -> transform -> dataset or model version ---------------
+
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source_id", String(36), ForeignKey("dataset_versions.id"), nullable=False, index=True),
+    # Exactly one target: a dataset version (derived data) or a model version (trained or evaluated on it).
+    Column("target_dataset_id", String(36), ForeignKey("dataset_versions.id"), nullable=True, index=True),
+    Column("target_model_id", String(36), ForeignKey("model_versions.id"), nullable=True, index=True),
+    Column("role", String(20), nullable=False),
+    Column("transform", String(200), nullable=False),
+    Column("code_ref", Text, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("creator", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+)
+
+lineage_features = Table(
+    "lineage_features",
+    metadata,
+    Column("edge_id", String(36), ForeignKey("lineage_edges.id"), primary_key=True),
+    Column("feature", String(200), primary_key=True),
+    Column("source_column", String(200), nullable=False),
+)
+
 GOVERNED_TABLES = frozenset(metadata.tables)
