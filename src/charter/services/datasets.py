@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from charter.clock import format_timestamp, parse_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
-from charter.ledger import unit_of_work
+from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.artifacts import digest_path
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
@@ -163,13 +163,31 @@ def _time(value: str, where: str) -> str:
 def register_dataset(context: Context, spec: DatasetSpec) -> Dataset:
     spec = spec.checked()
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
-        if uow.connection.execute(select(datasets.c.id).where(datasets.c.name == spec.name)).first():
-            raise Conflict(f"dataset {spec.name!r} already exists; see `charter dataset show {spec.name}`")
-        now = format_timestamp(context.clock.now())
-        row = {**asdict(spec), "id": new_id(), "created_at": now, "updated_at": now}
-        uow.execute(datasets.insert().values(row))
-        uow.record("dataset.registered", f"dataset:{spec.name}", row)
+        insert_dataset(uow, spec, format_timestamp(context.clock.now()))
     return get_dataset(context, spec.name)
+
+
+def insert_dataset(uow: UnitOfWork, spec: DatasetSpec, now: str) -> str:
+    """Write a new (checked) dataset and its ledger entry inside ``uow``; returns its id."""
+    if uow.connection.execute(select(datasets.c.id).where(datasets.c.name == spec.name)).first():
+        raise Conflict(f"dataset {spec.name!r} already exists; see `charter dataset show {spec.name}`")
+    row = {**asdict(spec), "id": new_id(), "created_at": now, "updated_at": now}
+    uow.execute(datasets.insert().values(row))
+    uow.record("dataset.registered", f"dataset:{spec.name}", row)
+    return str(row["id"])
+
+
+def dataset_fields(connection: Connection, name: str) -> dict[str, Any] | None:
+    """The declarable fields of a dataset as stored (``DatasetSpec`` names), or None."""
+    row = connection.execute(select(datasets).where(datasets.c.name == name)).mappings().first()
+    return None if row is None else {k: row[k] for k in DatasetSpec.__dataclass_fields__ if k != "name"}
+
+
+def update_dataset(uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+    """Apply ``{field: (old, new)}`` to a dataset inside ``uow``, recorded as ``dataset.updated``."""
+    values = {k: new for k, (_, new) in changes.items()}
+    uow.execute(update(datasets).where(datasets.c.name == name).values(**values, updated_at=now))
+    uow.record("dataset.updated", f"dataset:{name}", {"changes": {k: list(v) for k, v in changes.items()}})
 
 
 def add_dataset_version(

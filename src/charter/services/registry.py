@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from charter.clock import format_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
-from charter.ledger import unit_of_work
+from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.artifacts import ArtifactDigest
 from charter.services.context import Context
 from charter.services.edges import EdgeSpec, Node, insert_edge
@@ -107,17 +107,47 @@ def register_model(context: Context, spec: ModelSpec) -> Model:
     """Add a model to the inventory; its name must be new."""
     spec = spec.checked()
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
-        existing = uow.connection.execute(select(models.c.id).where(models.c.name == spec.name)).first()
-        if existing is not None:
-            raise Conflict(f"model {spec.name!r} already exists; see `charter model show {spec.name}`")
-        now = format_timestamp(context.clock.now())
-        row = {**asdict(spec), "id": new_id(), "created_at": now, "updated_at": now}
-        tags = row.pop("tags")
-        uow.execute(models.insert().values(row))
-        if tags:
-            uow.execute(model_tags.insert(), [{"model_id": row["id"], "tag": tag} for tag in tags])
-        uow.record("model.registered", f"model:{spec.name}", {**row, "tags": list(tags)})
+        insert_model(uow, spec, format_timestamp(context.clock.now()))
     return get_model(context, spec.name)
+
+
+def insert_model(uow: UnitOfWork, spec: ModelSpec, now: str) -> str:
+    """Write a new (checked) model and its ledger entry inside ``uow``; returns its id."""
+    existing = uow.connection.execute(select(models.c.id).where(models.c.name == spec.name)).first()
+    if existing is not None:
+        raise Conflict(f"model {spec.name!r} already exists; see `charter model show {spec.name}`")
+    row = {**asdict(spec), "id": new_id(), "created_at": now, "updated_at": now}
+    tags = row.pop("tags")
+    uow.execute(models.insert().values(row))
+    if tags:
+        uow.execute(model_tags.insert(), [{"model_id": row["id"], "tag": tag} for tag in tags])
+    uow.record("model.registered", f"model:{spec.name}", {**row, "tags": list(tags)})
+    return str(row["id"])
+
+
+def model_fields(connection: Connection, name: str) -> dict[str, Any] | None:
+    """The declarable fields of a model as stored (``ModelSpec`` names, tags as a sorted list), or None."""
+    row = connection.execute(select(models).where(models.c.name == name)).mappings().first()
+    if row is None:
+        return None
+    fields = {k: row[k] for k in ModelSpec.__dataclass_fields__ if k not in ("name", "tags")}
+    tags = connection.execute(
+        select(model_tags.c.tag).where(model_tags.c.model_id == row["id"]).order_by(model_tags.c.tag)
+    ).scalars()
+    return {**fields, "tags": list(tags)}
+
+
+def update_model(uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+    """Apply ``{field: (old, new)}`` to a model inside ``uow``, recorded as ``model.updated``."""
+    model_id = _model_id(uow.connection, name)
+    values = {k: new for k, (_, new) in changes.items() if k != "tags"}
+    uow.execute(update(models).where(models.c.id == model_id).values(**values, updated_at=now))
+    if "tags" in changes:
+        uow.execute(delete(model_tags).where(model_tags.c.model_id == model_id))
+        new_tags = changes["tags"][1]
+        if new_tags:
+            uow.execute(model_tags.insert(), [{"model_id": model_id, "tag": tag} for tag in new_tags])
+    uow.record("model.updated", f"model:{name}", {"changes": {k: list(v) for k, v in changes.items()}})
 
 
 def register_version(

@@ -1,0 +1,201 @@
+"""Declarative apply (GitOps): bring the registry in line with governance manifests.
+
+``plan`` compares each document with what is stored — create, change (field by field)
+or unchanged — and ``apply`` carries out the whole plan in one unit of work, so an
+apply either lands completely or not at all. A document declares its object whole:
+an optional field left out means its default (empty), as in the file.
+
+Kinds are registered explicitly in :data:`KINDS`; later kinds (Policy, Monitor, ...)
+add a handler there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
+
+from charter.clock import format_timestamp
+from charter.errors import CharterError, InvalidInput
+from charter.ledger import UnitOfWork, unit_of_work
+from charter.services import datasets, registry
+from charter.services.context import Context
+from charter.services.manifests import Document, load_documents
+from charter.services.references import check_name
+from charter.store.engine import translate_errors
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    yaml: str  # the name in the manifest (camelCase)
+    attr: str  # the stored field
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    default: Any = ""
+    is_list: bool = False
+
+
+class Kind(Protocol):
+    kind: str
+    fields: tuple[FieldRule, ...]
+
+    def checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]: ...
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None: ...
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None: ...
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None: ...
+
+
+class ModelKind:
+    kind: str = "Model"
+    fields: tuple[FieldRule, ...] = (
+        FieldRule("task", "task", registry.TASKS, required=True),
+        FieldRule("riskTier", "risk_tier", registry.RISK_TIERS, required=True),
+        FieldRule("owner", "owner"),
+        FieldRule("team", "team"),
+        FieldRule("description", "description"),
+        FieldRule("intendedUse", "intended_use"),
+        FieldRule("limitations", "limitations"),
+        FieldRule("tags", "tags", default=(), is_list=True),
+    )
+
+    def checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        spec = registry.ModelSpec(name=name, **{**values, "tags": tuple(values["tags"])}).checked()
+        return {**{k: getattr(spec, k) for k in values}, "tags": list(spec.tags)}
+
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None:
+        return registry.model_fields(connection, name)
+
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None:
+        registry.insert_model(uow, registry.ModelSpec(name=name, **{**desired, "tags": tuple(desired["tags"])}), now)
+
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+        registry.update_model(uow, name, changes, now)
+
+
+class DatasetKind:
+    kind: str = "Dataset"
+    fields: tuple[FieldRule, ...] = (
+        FieldRule("owner", "owner"),
+        FieldRule("description", "description"),
+        FieldRule("source", "source_uri"),
+        FieldRule("licence", "licence"),
+        FieldRule("collectedFrom", "collected_from"),
+        FieldRule("collectedTo", "collected_to"),
+        FieldRule("legalBasis", "legal_basis", datasets.LEGAL_BASES, default="unknown"),
+    )
+
+    def checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        spec = datasets.DatasetSpec(name=name, **values).checked()
+        return {k: getattr(spec, k) for k in values}
+
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None:
+        return datasets.dataset_fields(connection, name)
+
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None:
+        datasets.insert_dataset(uow, datasets.DatasetSpec(name=name, **desired), now)
+
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+        datasets.update_dataset(uow, name, changes, now)
+
+
+KINDS: dict[str, Kind] = {handler.kind: handler for handler in (ModelKind(), DatasetKind())}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    name: str
+    action: str  # create, change or unchanged
+    where: str
+    diffs: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "action": self.action,
+            "where": self.where,
+            "diffs": {k: {"from": old, "to": new} for k, (old, new) in self.diffs.items()},
+        }
+
+
+def load(paths: Sequence[Path]) -> list[Document]:
+    """Read and check every document; the first problem found is an error naming file, line and field."""
+    documents = load_documents(paths, list(KINDS))
+    for document in documents:
+        desired(document)
+    return documents
+
+
+def desired(document: Document) -> dict[str, Any]:
+    """The stored form of a document's spec, or an error located in its file."""
+    handler = KINDS[document.kind]
+    try:
+        check_name(document.name, document.kind.lower(), "credit-risk" if document.kind == "Model" else "applicants")
+    except InvalidInput as exc:
+        raise document.error(str(exc), "metadata", "name") from None
+    known = {rule.yaml: rule for rule in handler.fields}
+    for key in document.spec:
+        if key not in known:
+            message = f"unknown field {key!r} (known: {', '.join(known)})"
+            raise document.error(message, "spec", key)
+    values: dict[str, Any] = {}
+    for rule in handler.fields:
+        if rule.yaml not in document.spec:
+            if rule.required:
+                raise document.error(f"field {rule.yaml!r} is required", "spec")
+            values[rule.attr] = list(rule.default) if rule.is_list else rule.default
+            continue
+        value = document.spec[rule.yaml]
+        if rule.is_list:
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise document.error(f"{rule.yaml} must be a list of strings", "spec", rule.yaml)
+        elif not isinstance(value, str):
+            value = value.isoformat() if hasattr(value, "isoformat") else value  # YAML reads 2025-01-31 as a date
+            if not isinstance(value, str):
+                raise document.error(f"{rule.yaml} must be a string, not {value!r}", "spec", rule.yaml)
+        if rule.choices and value not in rule.choices:
+            raise document.error(f"{rule.yaml} {value!r} is not one of {', '.join(rule.choices)}", "spec", rule.yaml)
+        values[rule.attr] = value
+    try:
+        return handler.checked(document.name, values)
+    except CharterError as exc:
+        raise InvalidInput(f"{document.where('spec')} {exc}") from None
+
+
+def _plan_with(connection: Connection, documents: Sequence[Document]) -> list[Change]:
+    changes = []
+    for document in documents:
+        wanted = desired(document)
+        stored = KINDS[document.kind].current(connection, document.name)
+        where = f"{document.file} line {document.line}"
+        if stored is None:
+            changes.append(
+                Change(document.kind, document.name, "create", where, {k: (None, v) for k, v in wanted.items()})
+            )
+            continue
+        diffs = {k: (stored[k], v) for k, v in wanted.items() if stored.get(k) != v}
+        changes.append(Change(document.kind, document.name, "change" if diffs else "unchanged", where, diffs))
+    return changes
+
+
+def plan(context: Context, documents: Sequence[Document]) -> list[Change]:
+    with translate_errors(context.engine.url), context.engine.connect() as connection:
+        return _plan_with(connection, documents)
+
+
+def apply(context: Context, documents: Sequence[Document]) -> list[Change]:
+    """Carry out the plan in one transaction (re-planned under the lock, so it applies what is true now)."""
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        changes = _plan_with(uow.connection, documents)
+        now = format_timestamp(context.clock.now())
+        for change in changes:
+            handler = KINDS[change.kind]
+            if change.action == "create":
+                handler.create(uow, change.name, {k: new for k, (_, new) in change.diffs.items()}, now)
+            elif change.action == "change":
+                handler.update(uow, change.name, change.diffs, now)
+    return changes
