@@ -93,6 +93,7 @@ class ModelVersion:
     creator: str
     status: str
     created_at: str
+    training_run: dict[str, Any] | None = None
     aliases: tuple[str, ...] = ()
 
     @property
@@ -162,6 +163,7 @@ def register_version(
     source_commit: str = "",
     source_url: str = "",
     trained_on: Sequence[str] = (),
+    training_run: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Add the next version of ``model`` with its artifact's digest, schemas and source.
 
@@ -205,6 +207,7 @@ def register_version(
             "creator": context.actor,
             "status": "registered",
             "created_at": format_timestamp(context.clock.now()),
+            "training_run": training_run,
         }
         uow.execute(model_versions.insert().values(row))
         uow.record("model.version_registered", f"model:{model}", {**row, "model": model})

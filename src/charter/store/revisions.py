@@ -6,5 +6,5 @@ against the migration scripts.
 
 from __future__ import annotations
 
-REVISIONS: tuple[str, ...] = ("0001_ledger", "0002_registry", "0003_datasets", "0004_lineage")
+REVISIONS: tuple[str, ...] = ("0001_ledger", "0002_registry", "0003_datasets", "0004_lineage", "0005_training_run")
 HEAD = REVISIONS[-1]

@@ -123,6 +123,8 @@ model_versions = Table(
     Column("creator", String(200), nullable=False),
     Column("status", String(20), nullable=False, index=True),
     Column("created_at", String(27), nullable=False),
+    # The training run the version came from (e.g. imported from MLflow): id, metrics, params, inputs.
+    Column("training_run", JSON, nullable=True),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_id_version"),
 )
 

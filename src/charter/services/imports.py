@@ -1,0 +1,144 @@
+"""Importing inventory from other tools into the registry (MLflow today).
+
+Running an import again changes nothing that is already in: a version is recognised by
+its artifact's digest, and an alias that already points at the right version stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from charter.errors import InvalidInput, NotFound
+from charter.integrations.mlflow import MlflowModel, MlflowReader
+from charter.services import aliases
+from charter.services.artifacts import digest_path
+from charter.services.context import Context
+from charter.services.registry import (
+    RISK_TIERS,
+    TASKS,
+    ModelSpec,
+    get_model,
+    list_versions,
+    register_model,
+    register_version,
+)
+
+#: MLflow model tags that carry Charter's fields.
+TASK_TAG = "charter.task"
+RISK_TAG = "charter.risk_tier"
+OWNER_TAG = "owner"
+
+
+@dataclass
+class ImportReport:
+    models_created: list[str] = field(default_factory=list)
+    versions_created: list[str] = field(default_factory=list)
+    versions_unchanged: list[str] = field(default_factory=list)
+    aliases_moved: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.models_created or self.versions_created or self.aliases_moved)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def import_mlflow(
+    context: Context,
+    tracking_uri: str,
+    *,
+    registry_uri: str | None = None,
+    names: Sequence[str] = (),
+    task: str | None = None,
+    risk_tier: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Registered models, their versions (artifacts hashed), aliases and training runs from MLflow."""
+    if task is not None and task not in TASKS:
+        raise InvalidInput(f"--task {task!r} is not one of {', '.join(TASKS)}")
+    if risk_tier is not None and risk_tier not in RISK_TIERS:
+        raise InvalidInput(f"--risk-tier {risk_tier!r} is not one of {', '.join(RISK_TIERS)}")
+    reader = MlflowReader(tracking_uri, registry_uri)
+    found = reader.models(names)
+    specs = {model.name: _spec(context, model, task, risk_tier) for model in found}  # all checked before writing
+    report = ImportReport()
+    for model in found:
+        spec = specs[model.name]
+        if spec is not None:
+            register_model(context, spec)
+            report.models_created.append(model.name)
+        _import_versions(context, reader, model, report, progress)
+    return report
+
+
+def _spec(context: Context, model: MlflowModel, task: str | None, risk_tier: str | None) -> ModelSpec | None:
+    """The spec for a model Charter does not have yet (None when it exists)."""
+    try:
+        get_model(context, model.name)
+        return None
+    except NotFound:
+        pass
+    chosen_task = model.tags.get(TASK_TAG) or task
+    chosen_risk = model.tags.get(RISK_TAG) or risk_tier
+    for value, tag, option in ((chosen_task, TASK_TAG, "--task"), (chosen_risk, RISK_TAG, "--risk-tier")):
+        if value is None:
+            raise InvalidInput(
+                f"MLflow model {model.name!r} has no {tag!r} tag: give {option} for models that do not say"
+            )
+    skip = {TASK_TAG, RISK_TAG, OWNER_TAG}
+    return ModelSpec(
+        name=model.name,
+        task=str(chosen_task),
+        risk_tier=str(chosen_risk),
+        owner=model.tags.get(OWNER_TAG, ""),
+        description=model.description,
+        tags=tuple(f"{k}={v}" for k, v in sorted(model.tags.items()) if k not in skip),
+    ).checked()
+
+
+def _import_versions(
+    context: Context,
+    reader: MlflowReader,
+    model: MlflowModel,
+    report: ImportReport,
+    progress: Callable[[str], None] | None,
+) -> None:
+    by_digest = {v.artifact_sha256: v.version for v in list_versions(context, model.name)}
+    charter_version: dict[int, int] = {}  # MLflow version -> Charter version
+    for version in model.versions:
+        if progress is not None:
+            progress(f"{model.name} version {version.version}")
+        with tempfile.TemporaryDirectory(prefix="charter-mlflow-") as scratch:
+            local = reader.download(version, Path(scratch))
+            digest = digest_path(local)
+        ref = f"{model.name} (MLflow version {version.version})"
+        if digest.sha256 in by_digest:
+            charter_version[version.version] = by_digest[digest.sha256]
+            report.versions_unchanged.append(ref)
+            continue
+        run = reader.run(version.run_id)
+        registered = register_version(
+            context,
+            model.name,
+            dataclasses.replace(digest, uri=version.source),
+            framework="mlflow",
+            source_commit=run.git_commit if run else "",
+            source_url=f"mlflow-run:{version.run_id}" if version.run_id else "",
+            training_run=run.to_dict() if run else None,
+        )
+        by_digest[digest.sha256] = registered.version
+        charter_version[version.version] = registered.version
+        report.versions_created.append(registered.ref)
+    current = get_model(context, model.name).aliases
+    for alias, mlflow_version in sorted(model.aliases.items()):
+        target = charter_version.get(mlflow_version)
+        if target is None or current.get(alias) == target:
+            continue
+        aliases.set_alias(context, f"{model.name}@{target}", alias)
+        report.aliases_moved.append(f"{model.name}:{alias} -> {target}")

@@ -1,0 +1,131 @@
+"""Importing from a real MLflow tracking store (made by MLflow itself on SQLite), on both Charter backends."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from charter.clock import FixedClock
+from charter.config import Settings
+from charter.errors import InvalidInput
+from charter.services import audit
+from charter.services.context import Context, open_context
+from charter.services.home import init_home
+from charter.services.imports import import_mlflow
+from charter.services.registry import get_model, list_models, list_versions
+from tests.conftest import IN_CI
+
+try:
+    import mlflow  # noqa: F401  (the test extra installs mlflow-skinny)
+except ImportError:  # pragma: no cover
+    if IN_CI:
+        raise
+    pytest.skip("mlflow is not installed (pip install -e '.[test]')", allow_module_level=True)
+
+
+@pytest.fixture
+def context(settings: Settings, clock: FixedClock) -> Iterator[Context]:
+    init_home(settings, clock=clock)
+    with open_context(settings, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def tracking(tmp_path: Path) -> dict[str, Any]:
+    """An MLflow store: credit-risk with two versions (prod -> 2), fraud with one and no Charter tags."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Dataset, DatasetInput
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("training", artifact_location=(tmp_path / "artifacts").as_uri())
+    digests = {}
+    client.create_registered_model(
+        "credit-risk", tags={"charter.task": "binary_classification", "charter.risk_tier": "high", "owner": "alice"},
+        description="scores loan applications",
+    )  # fmt: skip
+    client.create_registered_model("fraud")
+    for name, number in (("credit-risk", 1), ("credit-risk", 2), ("fraud", 1)):
+        run = client.create_run(experiment, tags={"mlflow.source.git.commit": f"commit-{name}-{number}"})
+        client.log_metric(run.info.run_id, "roc_auc", round(0.8 + number / 100, 2))
+        client.log_param(run.info.run_id, "max_depth", str(number + 2))
+        client.log_inputs(
+            run.info.run_id,
+            datasets=[DatasetInput(Dataset("applicants", f"d{number}", "local", f"/data/applicants-{number}.csv"))],
+        )
+        model_dir = tmp_path / "artifacts" / f"{name}-{number}"
+        model_dir.mkdir(parents=True)
+        (model_dir / "model.pkl").write_bytes(f"weights of {name} {number}".encode())
+        client.create_model_version(name, model_dir.as_uri(), run_id=run.info.run_id)
+        digests[(name, number)] = model_dir
+    client.set_registered_model_alias("credit-risk", "prod", "2")
+    return {"uri": uri, "dirs": digests}
+
+
+def test_import_models_versions_aliases_and_runs(context: Context, tracking: dict[str, Any]) -> None:
+    report = import_mlflow(context, tracking["uri"], task="regression", risk_tier="minimal")
+    assert report.models_created == ["credit-risk", "fraud"]
+    assert report.versions_created == ["credit-risk@1", "credit-risk@2", "fraud@1"]
+    assert report.aliases_moved == ["credit-risk:prod -> 2"]
+    model = get_model(context, "credit-risk")
+    assert (model.task, model.risk_tier, model.owner, model.description) == (
+        "binary_classification", "high", "alice", "scores loan applications",
+    )  # fmt: skip
+    assert model.aliases == {"prod": 2}
+    assert get_model(context, "fraud").risk_tier == "minimal"
+    second = list_versions(context, "credit-risk")[1]
+    manifest = "charter.artifact.dir.v1\n" + (
+        f"{hashlib.sha256(b'weights of credit-risk 2').hexdigest()} {len(b'weights of credit-risk 2')} model.pkl\n"
+    )
+    assert second.artifact_sha256 == hashlib.sha256(manifest.encode()).hexdigest()
+    assert second.source_commit == "commit-credit-risk-2"
+    assert second.training_run is not None
+    assert second.training_run["metrics"] == {"roc_auc": 0.82}
+    assert second.training_run["params"] == {"max_depth": "4"}
+    assert second.training_run["inputs"][0]["name"] == "applicants"
+    assert audit.verify_ledger(context).ok
+
+
+def test_running_an_import_again_changes_nothing(context: Context, tracking: dict[str, Any]) -> None:
+    import_mlflow(context, tracking["uri"], task="regression", risk_tier="minimal")
+    head = audit.ledger_size(context)
+    again = import_mlflow(context, tracking["uri"])
+    assert not again.changed
+    assert len(again.versions_unchanged) == 3
+    assert audit.ledger_size(context) == head
+
+
+def test_models_without_a_task_need_one_and_nothing_is_written(context: Context, tracking: dict[str, Any]) -> None:
+    head = audit.ledger_size(context)
+    with pytest.raises(InvalidInput, match=r"MLflow model 'fraud' has no 'charter.task' tag: give --task"):
+        import_mlflow(context, tracking["uri"], risk_tier="minimal")
+    assert list_models(context) == []
+    assert audit.ledger_size(context) == head
+
+
+def test_an_unknown_model_lists_what_mlflow_has(context: Context, tracking: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput, match=r"has no registered model 'churn' \(models: credit-risk, fraud\)"):
+        import_mlflow(context, tracking["uri"], names=["churn"])
+
+
+def test_the_cli_imports_and_reports(tmp_path: Path, tracking: dict[str, Any]) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from charter.cli.main import app
+
+    runner = CliRunner()
+    home = ["--home", str(tmp_path / "home")]
+    runner.invoke(app, [*home, "init"])
+    args = [*home, "import", "mlflow", "--tracking-uri", tracking["uri"], "--risk-tier", "limited", "--task", "ranking"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["versions_created"] == ["credit-risk@1", "credit-risk@2", "fraud@1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0
+    assert "0 new model(s), 0 new version(s), 3 already here, 0 alias move(s)" in result.stdout
