@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -46,3 +47,33 @@ def mlflow(
     )
     for line in (*report.versions_created, *report.aliases_moved):
         out.print(f"  {line}")
+
+
+@app.command()
+def dvc(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The DVC repository (the folder with .dvc/).", file_okay=False)],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Import the CSV/Parquet outputs a DVC repository tracks as dataset versions, and its stages as lineage.
+
+    Each output becomes a dataset named after its path (data/raw.csv -> data-raw). Stages in
+    dvc.lock become lineage edges with the stage's name, command and parameters. Safe to run
+    again; outputs not in the workspace or not tabular are listed as skipped.
+    """
+    from charter.services.imports import import_dvc
+
+    with open_context(ctx) as context:
+        report = import_dvc(context, path)
+    if json_output:
+        print_json(report.to_dict())
+        return
+    out = stdout()
+    out.print(
+        f"Imported from DVC: {len(report.datasets_created)} new dataset(s), {len(report.versions_created)} new "
+        f"version(s), {len(report.versions_unchanged)} already here, {len(report.edges_added)} lineage edge(s)"
+    )
+    for line in (*report.versions_created, *report.edges_added):
+        out.print(f"  {line}")
+    for line in report.skipped:
+        out.print(f"  skipped {line}", markup=False)

@@ -20,7 +20,7 @@ from charter.clock import format_timestamp, parse_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
-from charter.services.artifacts import digest_path
+from charter.services.artifacts import ArtifactDigest, digest_path
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
 from charter.services.references import Reference, check_name, parse_reference
@@ -191,12 +191,21 @@ def update_dataset(uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any
 
 
 def add_dataset_version(
-    context: Context, name: str, path: Path, *, fmt: str | None = None, progress: Callable[[int], None] | None = None
+    context: Context,
+    name: str,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    digest: ArtifactDigest | None = None,
 ) -> DatasetVersion:
-    """Register a file (CSV, Parquet) as the next version: fingerprint, schema, quality, classification."""
+    """Register a file (CSV, Parquet) as the next version: fingerprint, schema, quality, classification.
+
+    ``digest`` is the file's digest when the caller has already computed it.
+    """
     check_name(name, KIND, "transactions")
     table = read_table(path, fmt)
-    digest = digest_path(path, progress=progress)
+    digest = digest or digest_path(path, progress=progress)
     schema = table_schema(table)
     quality = quality_report(table)
     classes = [classify_column(column["name"], sample_values(table, column["name"])) for column in schema]

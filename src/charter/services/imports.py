@@ -1,4 +1,4 @@
-"""Importing inventory from other tools into the registry (MLflow today).
+"""Importing inventory from other tools into the registry: MLflow models, DVC datasets and pipelines.
 
 Running an import again changes nothing that is already in: a version is recognised by
 its artifact's digest, and an alias that already points at the right version stays.
@@ -7,6 +7,7 @@ its artifact's digest, and an alias that already points at the right version sta
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from charter.errors import InvalidInput, NotFound
+from charter.integrations.dvc import read_repo
 from charter.integrations.mlflow import MlflowModel, MlflowReader
 from charter.services import aliases
 from charter.services.artifacts import digest_path
@@ -142,3 +144,90 @@ def _import_versions(
             continue
         aliases.set_alias(context, f"{model.name}@{target}", alias)
         report.aliases_moved.append(f"{model.name}:{alias} -> {target}")
+
+
+# ---- DVC ----------------------------------------------------------------------------------------
+
+TABULAR_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq")
+
+
+@dataclass
+class DvcReport:
+    datasets_created: list[str] = field(default_factory=list)
+    versions_created: list[str] = field(default_factory=list)
+    versions_unchanged: list[str] = field(default_factory=list)
+    edges_added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.datasets_created or self.versions_created or self.edges_added)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def dataset_name_for(path: Path) -> str:
+    """``data/raw.csv`` -> ``data-raw``: the path without its data suffix, as a Charter name."""
+    text = path.as_posix()
+    for suffix in TABULAR_SUFFIXES:
+        if text.lower().endswith(suffix):
+            text = text[: -len(suffix)]
+            break
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return slug[:100] or "dataset"
+
+
+def import_dvc(context: Context, root: Path) -> DvcReport:
+    """Dataset versions from a DVC repository's tracked CSV/Parquet outputs; its stages as lineage."""
+    from charter.errors import Conflict
+    from charter.services.datasets import (
+        DatasetSpec,
+        add_dataset_version,
+        list_dataset_versions,
+        list_datasets,
+        register_dataset,
+    )
+    from charter.services.lineage import add_edge
+
+    repo = read_repo(root)
+    report = DvcReport()
+    refs: dict[Path, str] = {}
+    known = {d.name for d in list_datasets(context)}
+    for out in dict.fromkeys(repo.outputs):
+        if out.path in refs or not out.path.as_posix().lower().endswith(TABULAR_SUFFIXES):
+            if out.path not in refs:
+                report.skipped.append(f"{out.path}: not a CSV or Parquet file")
+            continue
+        file = root / out.path
+        if not file.exists():
+            report.skipped.append(f"{out.path}: not in the workspace (run `dvc pull` or `dvc checkout` first)")
+            continue
+        name = dataset_name_for(out.path)
+        if name not in known:
+            register_dataset(context, DatasetSpec(name=name, source_uri=f"dvc:{out.path.as_posix()}"))
+            known.add(name)
+            report.datasets_created.append(name)
+        digest = digest_path(file)
+        existing = {v.sha256: v.ref for v in list_dataset_versions(context, name)}
+        if digest.sha256 in existing:
+            refs[out.path] = existing[digest.sha256]
+            report.versions_unchanged.append(existing[digest.sha256])
+            continue
+        version = add_dataset_version(context, name, file, digest=digest)
+        refs[out.path] = version.ref
+        report.versions_created.append(version.ref)
+    for stage in repo.stages:
+        code = [dep.as_posix() for dep in stage.deps if dep not in refs]
+        parameters = {**stage.params, "code": code, "lock_file": stage.lock_file}
+        for target in stage.outs:
+            for dep in stage.deps:
+                if target not in refs or dep not in refs:
+                    continue
+                try:
+                    add_edge(context, refs[dep], to_dataset=refs[target], transform=stage.name, code_ref=stage.cmd,
+                             parameters=parameters)  # fmt: skip
+                except Conflict:
+                    continue
+                report.edges_added.append(f"{refs[dep]} -> {refs[target]} ({stage.name})")
+    return report
