@@ -45,6 +45,9 @@ from charter.store.migrate import upgrade
 ADMIN_URL = os.environ.get("CHARTER_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ACTOR = "user:bench"
 TARGET_MS = 50.0  # p99
+#: Rows whose name holds this read everything (the CLI's --all); even plain SQL cannot return
+#: 10,000 rows within the target, so they are shown for scale, not judged against it.
+EVERYTHING = "(--all)"
 BATCH = 5_000  # rows per seeding unit of work
 WARMUP = 10
 DOMAINS = ("credit", "fraud", "churn", "pricing", "claims", "triage", "search", "ads", "loans", "kyc", "aml", "support",
@@ -219,13 +222,14 @@ def queries(s: Seeded) -> list[Query]:
                      (lambda a: (f"%{a[0]}%",)) if like else (lambda a: a))  # fmt: skip
 
     return [
-        Query("list_models(limit=50)", lambda r: (), lambda c, a: list_models(c, limit=50), MODELS + PAGE),
+        Query("list_models(limit=50) (CLI default)", lambda r: (), lambda c, a: list_models(c, limit=50),
+              MODELS + PAGE),
         page("tag", TAGS, " WHERE m.id IN (SELECT model_id FROM model_tags WHERE tag = ?)"),
         page("owner", OWNERS, " WHERE m.owner = ?"),
         page("risk_tier", RISK_TIERS, " WHERE m.risk_tier = ?"),
         page("alias", ["prod"], " WHERE m.id IN (SELECT model_id FROM aliases WHERE name = ?)"),
         page("name_contains", DOMAINS, " WHERE m.name LIKE ?", like=True),
-        Query("list_models() all (CLI default)", lambda r: (), lambda c, a: list_models(c),
+        Query("list_models() everything (--all)", lambda r: (), lambda c, a: list_models(c),
               MODELS + " ORDER BY m.name"),
         Query("get_model(name)", model, lambda c, a: get_model(c, a[0]), MODELS + " WHERE m.name = ?"),
         Query(f"list_versions(model) ({s.versions})", model, lambda c, a: list_versions(c, a[0]),
@@ -245,7 +249,9 @@ def queries(s: Seeded) -> list[Query]:
         Query("list_datasets(name_contains=…)", lambda r: (f"{r.randrange(100):02d}",),
               lambda c, a: list_datasets(c, name_contains=a[0]), DATASETS + " WHERE d.name LIKE ? ORDER BY d.name",
               lambda a: (f"%{a[0]}%",)),
-        Query("list_datasets() all (CLI default)", lambda r: (), lambda c, a: list_datasets(c),
+        Query("list_datasets(limit=50) (CLI default)", lambda r: (), lambda c, a: list_datasets(c, limit=50),
+              DATASETS + " ORDER BY d.name LIMIT 50"),
+        Query("list_datasets() everything (--all)", lambda r: (), lambda c, a: list_datasets(c),
               DATASETS + " ORDER BY d.name"),
         Query("resolve_dataset_version('ds-1234@1')", lambda r: (r.choice(s.datasets), 1),
               lambda c, a: resolve_dataset_version(c, f"{a[0]}@{a[1]}"), DATASET_VERSION),
@@ -322,13 +328,13 @@ def show(rows: list[Row], calls: int) -> None:
     table.add_column(f"p99 < {TARGET_MS:.0f} ms")
     for r in rows:
         c50, c99, b50 = statistics.median(r.charter), p99(r.charter), statistics.median(r.baseline)
-        verdict = "[green]met" if c99 < TARGET_MS else "[red]missed"
+        verdict = "n/a (everything)" if EVERYTHING in r.name else "[green]met" if c99 < TARGET_MS else "[red]missed"
         table.add_row(r.db, r.name, f"{r.rows:,.0f}", f"{c50:.2f}", f"{c99:.2f}", f"{max(r.charter):.2f}",
                       f"{b50:.2f}", f"{p99(r.baseline):.2f}", f"{c50 / b50:.1f}x", verdict)  # fmt: skip
     console.print(table)
     for line in notes:
         console.print(line)
-    missed = [r for r in rows if p99(r.charter) >= TARGET_MS]
+    missed = [r for r in rows if p99(r.charter) >= TARGET_MS and EVERYTHING not in r.name]
     for r in missed:
         console.print(f"Target MISSED, {r.db} {r.name}: p99 {p99(r.charter):.1f} ms (≥ {TARGET_MS:.0f} ms)")
     if not missed:

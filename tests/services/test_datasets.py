@@ -177,3 +177,10 @@ def test_bad_versions_and_classifications(
     with pytest.raises(InvalidInput, match=str(broken)):
         add_dataset_version(context, "applicants", broken)
     assert audit.ledger_size(context) == head
+
+
+def test_dataset_listings_page(context: Context) -> None:
+    for name in ("a", "b", "c"):
+        register_dataset(context, DatasetSpec(name=name))
+    assert [d.name for d in list_datasets(context, limit=2)] == ["a", "b"]
+    assert [d.name for d in list_datasets(context, limit=2, offset=2)] == ["c"]

@@ -235,3 +235,12 @@ def test_reference_round_trip() -> None:
     for text in ("credit-risk", "credit-risk@3", "credit-risk:prod"):
         assert str(parse_reference(text)) == text
     assert parse_reference("m@12") == Reference("m", version=12)
+
+
+def test_listings_page(context: Context) -> None:
+    for name in ("a", "b", "c", "d", "e"):
+        register_model(context, ModelSpec(name=name, task="regression", risk_tier="minimal"))
+    assert [m.name for m in list_models(context, limit=2)] == ["a", "b"]
+    assert [m.name for m in list_models(context, limit=2, offset=2)] == ["c", "d"]
+    assert [m.name for m in list_models(context, limit=2, offset=4)] == ["e"]
+    assert [m.name for m in list_models(context, offset=3)] == ["d", "e"]

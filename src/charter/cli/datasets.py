@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from charter.cli.output import print_json, progress, stdout
+from charter.cli.output import PAGE, print_json, progress, stdout
 from charter.cli.state import open_context
 
 if TYPE_CHECKING:
@@ -95,13 +95,18 @@ def list_command(
     ctx: typer.Context,
     owner: Annotated[str | None, typer.Option(help="Only datasets of this owner.")] = None,
     search: Annotated[str | None, typer.Option(help="Only datasets whose name contains this text.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many datasets (a page).", min=1)] = PAGE,
+    offset: Annotated[int, typer.Option(help="Skip this many first (the next page: --offset 50).", min=0)] = 0,
+    all_datasets: Annotated[bool, typer.Option("--all", help="Every matching dataset (ignores --limit).")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """List datasets by name."""
+    """List datasets by name; 50 at a time by default."""
     from charter.services.datasets import list_datasets
 
     with open_context(ctx) as context:
-        found = list_datasets(context, owner=owner, name_contains=search)
+        found = list_datasets(
+            context, owner=owner, name_contains=search, limit=None if all_datasets else limit, offset=offset
+        )
     if json_output:
         print_json([d.to_dict() for d in found])
         return
@@ -111,6 +116,8 @@ def list_command(
     for d in found:
         table.add_row(d.name, d.owner, d.legal_basis, d.licence, str(d.versions), d.source_uri)
     stdout().print(table)
+    if not all_datasets and len(found) == limit:
+        stdout().print(f"Showing {limit} from {offset}; more with --offset {offset + limit}, or --all.")
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from charter.cli.output import print_json, progress, stdout
+from charter.cli.output import PAGE, print_json, progress, stdout
 from charter.cli.state import open_context
 
 if TYPE_CHECKING:
@@ -123,16 +123,19 @@ def list_command(
     risk_tier: Annotated[str | None, typer.Option(help="Only models of this risk tier.")] = None,
     alias: Annotated[str | None, typer.Option(help="Only models that have this alias (e.g. prod).")] = None,
     search: Annotated[str | None, typer.Option(help="Only models whose name contains this text.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many models.", min=1)] = None,
+    limit: Annotated[int, typer.Option(help="At most this many models (a page).", min=1)] = PAGE,
+    offset: Annotated[int, typer.Option(help="Skip this many first (the next page: --offset 50).", min=0)] = 0,
+    all_models: Annotated[bool, typer.Option("--all", help="Every matching model (ignores --limit).")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """List models, by name, filtered by tag, owner, risk tier, alias or name."""
+    """List models, by name, filtered by tag, owner, risk tier, alias or name; 50 at a time by default."""
     from charter.services.registry import list_models
 
     with open_context(ctx) as context:
         found = list_models(
-            context, tag=tag, owner=owner, risk_tier=risk_tier, alias=alias, name_contains=search, limit=limit
-        )
+            context, tag=tag, owner=owner, risk_tier=risk_tier, alias=alias, name_contains=search,
+            limit=None if all_models else limit, offset=offset,
+        )  # fmt: skip
     if json_output:
         print_json([m.to_dict() for m in found])
         return
@@ -143,6 +146,8 @@ def list_command(
         pointers = ", ".join(f"{a}→{v}" for a, v in m.aliases.items())
         table.add_row(m.name, m.task, m.risk_tier, m.owner, str(m.versions), pointers, ", ".join(m.tags))
     stdout().print(table)
+    if not all_models and len(found) == limit:
+        stdout().print(f"Showing {limit} from {offset}; more with --offset {offset + limit}, or --all.")
 
 
 @app.command()

@@ -11,6 +11,9 @@ from typing import Any
 
 from rich.console import Console
 
+#: Listing commands show one page by default: all of a large inventory is slow to read and to scan by eye.
+PAGE = 50
+
 #: Progress bars only appear for work at least this large, and only on a terminal.
 PROGRESS_THRESHOLD = 20_000
 

@@ -370,8 +370,15 @@ def get_dataset(context: Context, name: str) -> Dataset:
 
 
 def list_datasets(
-    context: Context, *, owner: str | None = None, name: str | None = None, name_contains: str | None = None
+    context: Context,
+    *,
+    owner: str | None = None,
+    name: str | None = None,
+    name_contains: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Dataset]:
+    """Datasets matching every filter given, by name; ``limit``/``offset`` page through them."""
     count = (
         select(func.count())
         .select_from(dataset_versions)
@@ -385,6 +392,10 @@ def list_datasets(
         query = query.where(datasets.c.name == name)
     if name_contains:
         query = query.where(datasets.c.name.contains(name_contains, autoescape=True))
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     with translate_errors(context.engine.url), context.engine.connect() as connection:
         return [Dataset(**row) for row in connection.execute(query).mappings()]
 

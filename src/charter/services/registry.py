@@ -236,8 +236,9 @@ def list_models(
     name_contains: str | None = None,
     alias: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[Model]:
-    """Models matching every filter given, by name."""
+    """Models matching every filter given, by name; ``limit``/``offset`` page through them."""
     if risk_tier is not None and risk_tier not in RISK_TIERS:
         raise InvalidInput(f"risk tier {risk_tier!r} is not one of {', '.join(RISK_TIERS)}")
     query = select(models).order_by(models.c.name)
@@ -253,6 +254,8 @@ def list_models(
         query = query.where(models.c.id.in_(select(aliases.c.model_id).where(aliases.c.name == alias)))
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     with translate_errors(context.engine.url), context.engine.connect() as connection:
         return _models(connection, query)
 
