@@ -244,3 +244,37 @@ def test_listings_page(context: Context) -> None:
     assert [m.name for m in list_models(context, limit=2, offset=2)] == ["c", "d"]
     assert [m.name for m in list_models(context, limit=2, offset=4)] == ["e"]
     assert [m.name for m in list_models(context, offset=3)] == ["d", "e"]
+
+
+def test_archiving_a_version(context: Context, tmp_path: Path) -> None:
+    from charter.services.registry import set_status
+
+    credit_risk(context)
+    register_version(context, "credit-risk", digest_path(artifact(tmp_path, b"a")))
+    register_version(context, "credit-risk", digest_path(artifact(tmp_path, b"b")))
+    aliases.set_alias(context, "credit-risk@1", "prod")
+    with pytest.raises(Conflict, match=r"credit-risk@1 is in use as credit-risk:prod; move or remove"):
+        set_status(context, "credit-risk@1", "archived", reason="superseded")
+    archived = set_status(context, "credit-risk@2", "archived", reason="failed review")
+    assert archived.status == "archived"
+    assert resolve_version(context, "credit-risk").version == 1  # latest *registered*
+    with pytest.raises(InvalidInput, match=r"credit-risk@2 is archived; only registered versions can take an alias"):
+        aliases.set_alias(context, "credit-risk@2", "staging")
+    with pytest.raises(InvalidInput, match=r"needs a reason"):
+        set_status(context, "credit-risk@2", "registered", reason=" ")
+    assert set_status(context, "credit-risk@2", "registered", reason="review passed").status == "registered"
+
+
+def test_a_changed_artifact_is_refused(context: Context, tmp_path: Path) -> None:
+    from charter.services.registry import check_artifact
+
+    credit_risk(context)
+    path = artifact(tmp_path, b"weights")
+    register_version(context, "credit-risk", digest_path(path))
+    assert check_artifact(context, "credit-risk@1").intact
+    path.write_bytes(b"tampered weights")
+    with pytest.raises(Conflict) as caught:
+        check_artifact(context, "credit-risk@1")
+    assert "the artifact of credit-risk@1" in str(caught.value)
+    assert f"sha256 {hashlib.sha256(b'tampered weights').hexdigest()} now" in str(caught.value)
+    assert str(caught.value).endswith("refusing to use it")

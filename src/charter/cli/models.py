@@ -218,3 +218,39 @@ def _print_fields(fields: dict[str, Any]) -> None:
             value = json.dumps(value, sort_keys=True)
         table.add_row(key.replace("_", " "), str(value))
     stdout().print(table)
+
+
+@app.command()
+def archive(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The version, e.g. credit-risk@2.")],
+    reason: Annotated[str, typer.Option(help="Why it is retired.")],
+    restore: Annotated[bool, typer.Option("--restore", help="Bring an archived version back.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Archive a version (it can no longer take an alias), or --restore it; recorded with the reason."""
+    from charter.services.registry import set_status
+
+    with open_context(ctx) as context:
+        version = set_status(context, reference, "registered" if restore else "archived", reason=reason)
+    if json_output:
+        print_json(version.to_dict())
+    else:
+        stdout().print(f"{version.ref} is now {version.status}")
+
+
+@app.command("verify-artifact")
+def verify_artifact(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The version, e.g. credit-risk:prod.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Hash a version's artifact again and compare it with the registry (exit 1 if it changed)."""
+    from charter.services.registry import check_artifact
+
+    with open_context(ctx) as context:
+        check = check_artifact(context, reference)
+    if json_output:
+        print_json({**check.__dict__, "intact": check.intact})
+    else:
+        stdout().print(f"{check.ref}: artifact intact (sha256 {check.actual_sha256[:16]}…)")

@@ -403,3 +403,65 @@ def _versions(connection: Connection, model: str, query: Any) -> list[ModelVersi
         )
         for row in rows
     ]
+
+
+def set_status(context: Context, reference: str, status: str, *, reason: str) -> ModelVersion:
+    """Archive a version (or restore it to ``registered``); an archived version cannot take an alias."""
+    if status not in STATUSES:
+        raise InvalidInput(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    if not reason.strip():
+        raise InvalidInput("changing a version's status needs a reason")
+    version = resolve_version(context, reference)
+    if version.status == status:
+        raise Conflict(f"{version.ref} is already {status}")
+    if status == "archived" and version.aliases:
+        names = ", ".join(f"{version.model}:{a}" for a in version.aliases)
+        raise Conflict(f"{version.ref} is in use as {names}; move or remove those aliases first")
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        uow.execute(update(model_versions).where(model_versions.c.id == version.id).values(status=status))
+        uow.record(
+            "model.version_status_changed",
+            f"model:{version.model}",
+            {"version": version.version, "from": version.status, "to": status, "reason": reason.strip()},
+        )
+    return resolve_version(context, version.ref)
+
+
+@dataclass(frozen=True)
+class ArtifactCheck:
+    ref: str
+    uri: str
+    registered_sha256: str
+    actual_sha256: str
+
+    @property
+    def intact(self) -> bool:
+        return self.registered_sha256 == self.actual_sha256
+
+
+def check_artifact(context: Context, reference: str) -> ArtifactCheck:
+    """Hash a version's local artifact again; a changed artifact is an error naming both digests.
+
+    Anything that loads a model (evaluation, explanation) calls this first: weights that no
+    longer match the registry are refused, never used.
+    """
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    from charter.services.artifacts import digest_path
+
+    version = resolve_version(context, reference)
+    parsed = urlparse(version.artifact_uri)
+    if parsed.scheme not in ("file", ""):
+        raise InvalidInput(
+            f"{version.ref}: its artifact {version.artifact_uri} is not local; fetch it and check it against "
+            f"sha256 {version.artifact_sha256}"
+        )
+    digest = digest_path(Path(unquote(parsed.path)))
+    check = ArtifactCheck(version.ref, version.artifact_uri, version.artifact_sha256, digest.sha256)
+    if not check.intact:
+        raise Conflict(
+            f"the artifact of {version.ref} at {version.artifact_uri} has changed since it was registered: "
+            f"sha256 {digest.sha256} now, {version.artifact_sha256} registered; refusing to use it"
+        )
+    return check
