@@ -32,12 +32,13 @@ from rich.table import Table
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from _common import optional_postgres
 from charter.clock import SystemClock
 from charter.ledger import LedgerWriter, append, append_many, native
 from charter.ledger.chain import chain_snapshot
 from charter.ledger.encoding import ENTRY_VERSION, SEPARATOR
 from charter.ledger.verify import verify
-from charter.store.engine import SQLITE_WAL_AUTOCHECKPOINT_PAGES, make_engine, redacted
+from charter.store.engine import SQLITE_WAL_AUTOCHECKPOINT_PAGES, make_engine
 from charter.store.migrate import upgrade
 
 ACTOR = "user:bench"
@@ -360,12 +361,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a quick look")
     quick = parser.parse_args().quick
     backends: list[SQLite] = [SQLite()]
-    try:
-        backends.append(Postgres(ADMIN_URL))
-    except Exception as exc:
-        cause = getattr(exc, "orig", None) or exc
-        reason = (str(cause).strip() or type(cause).__name__).splitlines()[0]
-        console.print(f"[yellow]PostgreSQL at {redacted(ADMIN_URL)} is unreachable ({reason}); running SQLite only.")
+    postgres = optional_postgres(console, ADMIN_URL, Postgres)
+    if postgres is not None:
+        backends.append(postgres)
     rows: list[Row] = []
     try:
         for db in backends:

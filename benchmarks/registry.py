@@ -31,6 +31,7 @@ from rich.table import Table as RichTable
 from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.engine import make_url
 
+from _common import optional_postgres
 from charter.clock import SystemClock, format_timestamp
 from charter.config import load_settings
 from charter.ids import new_id
@@ -39,7 +40,7 @@ from charter.services.context import Context
 from charter.services.datasets import LEGAL_BASES, list_datasets, resolve_dataset_version
 from charter.services.registry import RISK_TIERS, TASKS, get_model, list_models, list_versions, resolve_version
 from charter.store import schema
-from charter.store.engine import make_engine, redacted
+from charter.store.engine import make_engine
 from charter.store.migrate import upgrade
 
 ADMIN_URL = os.environ.get("CHARTER_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -346,12 +347,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer calls, for a quick look")
     quick = parser.parse_args().quick
     backends: list[SQLite] = [SQLite()]
-    try:
-        backends.append(Postgres(ADMIN_URL))
-    except Exception as exc:
-        cause = getattr(exc, "orig", None) or exc
-        reason = (str(cause).strip() or type(cause).__name__).splitlines()[0]
-        console.print(f"[yellow]PostgreSQL at {redacted(ADMIN_URL)} is unreachable ({reason}); running SQLite only.")
+    postgres = optional_postgres(console, ADMIN_URL, Postgres)
+    if postgres is not None:
+        backends.append(postgres)
     try:
         rows = [row for db in backends for row in run(db, quick)]
     finally:
