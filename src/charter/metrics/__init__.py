@@ -1,0 +1,1 @@
+"""Pure metric kernels: drift, quality, performance, fairness, anomalies. No I/O, no database."""

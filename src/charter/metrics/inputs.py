@@ -1,0 +1,70 @@
+"""Turning what users pass (lists, numpy, pandas, polars, pyarrow) into numpy arrays.
+
+Every kernel calls these first, so every kernel accepts every input type the same way,
+and a bad input gets one clear error naming the parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from charter.errors import InvalidInput
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _native(values: Any) -> Any:
+    """pandas / polars / pyarrow objects to numpy (or lists), without importing those packages."""
+    module = type(values).__module__.split(".")[0]
+    if module == "pyarrow":
+        return values.to_numpy(zero_copy_only=False)
+    if module in ("pandas", "polars"):
+        return values.to_numpy()
+    return values
+
+
+def as_float_array(values: Any, *, name: str) -> FloatArray:
+    """A 1-D float64 array; missing values (None, NaN, pandas/Arrow nulls) become NaN."""
+    data = _native(values)
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        try:
+            array = np.array([np.nan if v is None else v for v in data], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"{name}: values must be numbers ({exc})") from None
+    if array.ndim != 1:
+        raise InvalidInput(f"{name}: expected one column of values, got an array of shape {array.shape}")
+    return array
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, and pandas' NA/NaT (recognised by type name, so pandas need not be imported)."""
+    return (
+        value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType", "NaTType")
+    )
+
+
+def as_label_array(values: Any, *, name: str) -> npt.NDArray[Any]:
+    """A 1-D object array of category labels (a copy); missing values become None."""
+    data = _native(values)
+    array = np.array(data, dtype=object)  # a copy: pandas may hand out read-only views
+    if array.ndim != 1:
+        raise InvalidInput(f"{name}: expected one column of values, got an array of shape {array.shape}")
+    array[np.frompyfunc(_missing, 1, 1)(array).astype(bool)] = None
+    return array
+
+
+def finite(values: FloatArray) -> FloatArray:
+    """The finite values only (NaN and infinities dropped)."""
+    return values[np.isfinite(values)]
+
+
+def same_length(*arrays: tuple[str, npt.NDArray[Any]]) -> None:
+    lengths = {name: len(array) for name, array in arrays}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {n:,}" for name, n in lengths.items())
+        raise InvalidInput(f"the inputs must have the same length: {shown}")
