@@ -14,8 +14,8 @@ METRICS = registry.all_metrics()
 
 
 def test_the_registry_has_both_families() -> None:
-    assert {metric_id.split(".")[0] for metric_id in METRICS} == {"drift", "performance"}
-    assert len(METRICS) == 23
+    assert {metric_id.split(".")[0] for metric_id in METRICS} == {"drift", "fairness", "performance"}
+    assert len(METRICS) == 32
 
 
 @pytest.mark.parametrize("metric_id", list(METRICS))

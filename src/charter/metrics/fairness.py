@@ -1,0 +1,469 @@
+"""Group fairness of a binary classifier: per-group rates and the gaps between groups.
+
+Every kernel takes ``(y_true, y_pred)`` first (list, numpy array, pandas Series, polars Series
+or pyarrow Array; 0/1 or False/True), the group labels keyword-only as ``sensitive`` (one per
+row), and returns a plain ``float`` (:func:`group_rates` a list of :class:`GroupRates`).
+
+Groups. ``sensitive`` is one column of labels, or several columns for intersectional groups:
+a list or tuple whose every item is itself a column (a list, numpy array, pandas/polars Series,
+pyarrow Array), or a pandas/polars DataFrame. Several columns are combined row by row into
+tuple labels such as ``("F", "18-30")``; a tuple *of labels* (not of columns) is one column.
+Groups are sorted by label. A missing label (None, NaN, null) is an error naming the column:
+give those rows a label such as ``"unknown"`` or drop them first.
+
+Rates follow fairlearn's ``MetricFrame`` with scikit-learn's ``zero_division=0``: a rate whose
+denominator is 0 is 0.0. A group with no positives has TPR = FNR = 0.0, one with no negatives
+FPR = TNR = 0.0, one with no predicted positives precision 0.0. Every group counts in the gaps,
+however small (as in fairlearn); :attr:`GroupRates.too_small` only flags it.
+
+Differences are ``max - min`` over the groups and ratios ``min / max`` (fairlearn's
+``method="between_groups"``); with one group a difference is 0.0 and a ratio 1.0. When every
+group's rate is 0 a ratio is 1.0 (all groups are equal; fairlearn returns NaN there), so a ratio
+always lies in [0, 1] and a difference is never negative.
+
+``privileged`` (for :func:`disparate_impact` and :func:`average_odds_difference`) names one
+group; every other row is pooled into the unprivileged group, as AIF360 computes it when the
+unprivileged group is defined as everyone else. With two groups that is simply the other group.
+
+Registered ids and default thresholds:
+
+    fairness.demographic_parity_difference   higher_is_worse   0.1
+    fairness.demographic_parity_ratio        higher_is_better  0.8   (the four-fifths rule)
+    fairness.disparate_impact                higher_is_better  0.8
+    fairness.equalized_odds_difference       higher_is_worse   0.1
+    fairness.equalized_odds_ratio            higher_is_better  0.8
+    fairness.equal_opportunity_difference    higher_is_worse   0.1
+    fairness.average_odds_difference         higher_is_worse   0.1   (on the absolute value: it is signed)
+    fairness.predictive_parity_difference    higher_is_worse   0.1
+    fairness.theil_index                     higher_is_worse   none
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from charter.errors import InvalidInput
+from charter.metrics.inputs import FloatArray, as_float_array, as_label_array, same_length
+from charter.metrics.registry import Direction, register
+
+#: A column of values: list, numpy array, pandas Series, polars Series or pyarrow Array.
+Column: TypeAlias = Any
+IntArray = npt.NDArray[np.int64]
+
+#: The standard normal quantile for a two-sided 95% interval, ``scipy.stats.norm.ppf(0.975)``.
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    """One group's confusion-matrix rates (0.0 where the denominator is 0, see the module docstring)."""
+
+    group: Any  # a label, or a tuple of labels for intersectional groups
+    count: int
+    selection_rate: float  # predicted positives / count
+    tpr: float  # true positives / positives
+    fpr: float  # false positives / negatives
+    fnr: float  # false negatives / positives
+    tnr: float  # true negatives / negatives
+    precision: float  # true positives / predicted positives
+    base_rate: float  # positives / count
+    too_small: bool  # count < min_group_size
+    selection_rate_ci: tuple[float, float]  # Wilson 95% interval of the selection rate
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Per-group counts, groups in sorted order."""
+
+    groups: list[Any]
+    count: IntArray
+    positives: IntArray  # y_true == 1
+    predicted: IntArray  # y_pred == 1
+    tp: IntArray  # true positives
+
+    def rates(self) -> dict[str, FloatArray]:
+        count, pos, pred, tp = (a.astype(np.float64) for a in (self.count, self.positives, self.predicted, self.tp))
+        neg = count - pos
+        fp, fn = pred - tp, pos - tp
+        return {
+            "selection_rate": _ratio(pred, count),
+            "tpr": _ratio(tp, pos),
+            "fpr": _ratio(fp, neg),
+            "fnr": _ratio(fn, pos),
+            "tnr": _ratio(neg - fp, neg),
+            "precision": _ratio(tp, pred),
+            "base_rate": _ratio(pos, count),
+        }
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+def _outcomes(values: Column, *, name: str) -> npt.NDArray[np.bool_]:
+    """0/1 (or False/True) labels as booleans."""
+    array = as_float_array(values, name=name)
+    missing = int(np.count_nonzero(np.isnan(array)))
+    if missing:
+        raise InvalidInput(
+            f"{name}: {missing:,} missing value(s) (NaN or null); fairness metrics need complete rows, "
+            "so drop those rows first"
+        )
+    other = np.unique(array[(array != 0) & (array != 1)])
+    if other.size:
+        shown = ", ".join(f"{v:g}" for v in other[:5]) + (", ..." if other.size > 5 else "")
+        raise InvalidInput(f"{name}: expected binary labels 0 and 1 (or False and True), got {shown}")
+    positive: npt.NDArray[np.bool_] = array == 1
+    return positive
+
+
+def _is_column(value: Any) -> bool:
+    if isinstance(value, list | np.ndarray):
+        return True
+    module, kind = type(value).__module__.split(".")[0], type(value).__name__
+    return (module in ("pandas", "polars") and kind == "Series") or (module == "pyarrow" and kind.endswith("Array"))
+
+
+def _columns(sensitive: Any) -> list[tuple[str, Column]]:
+    """The sensitive column(s), each with the name an error message gives it."""
+    module, kind = type(sensitive).__module__.split(".")[0], type(sensitive).__name__
+    if module in ("pandas", "polars") and kind == "DataFrame":
+        return [(f"sensitive[{column!r}]", sensitive[column]) for column in sensitive.columns]
+    if isinstance(sensitive, list | tuple) and sensitive and all(_is_column(item) for item in sensitive):
+        return [(f"sensitive[{i}]", column) for i, column in enumerate(sensitive)]
+    return [("sensitive", sensitive)]
+
+
+def _plain(values: Column) -> npt.NDArray[Any] | None:
+    """A fast path: a column of labels all of one plain type (str, int or bool) as a native numpy array.
+
+    Such a column has no missing values, and numpy sorts it far faster than an object array.
+    Anything else (floats, mixed types, None, NaN, nulls) returns None and goes the general way.
+    """
+    try:
+        array = np.asarray(values)  # lists and the numpy, pandas, polars and pyarrow columns
+    except (TypeError, ValueError):
+        return None
+    if array.ndim != 1 or array.size == 0:
+        return None
+    if array.dtype.kind in "biu":
+        return array
+    if array.dtype.kind == "U":
+        # A list such as ["a", 1] becomes strings in numpy: only trust it when every item is a str.
+        plain = not isinstance(values, list | tuple) or set(map(type, values)) == {str}
+        return array if plain else None
+    if array.dtype == object:
+        kinds = set(map(type, array))
+        if kinds == {str}:
+            return array.astype(str)
+        if kinds == {bool}:
+            return array.astype(bool)
+    return None
+
+
+def _encode(values: Column, *, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """The sorted distinct labels of one column, and each row's index into them."""
+    plain = _plain(values)
+    if plain is not None:
+        distinct, inverse = np.unique(plain, return_inverse=True)
+        return distinct, inverse.reshape(-1).astype(np.intp)
+    labels = as_label_array(values, name=name)
+    absent: npt.NDArray[np.bool_] = labels == None  # noqa: E711 (elementwise; as_label_array marks missing as None)
+    missing = int(np.count_nonzero(absent))
+    if missing:
+        raise InvalidInput(
+            f"{name}: {missing:,} missing group label(s) (None, NaN or null); "
+            "give those rows a label such as 'unknown', or drop them first"
+        )
+    try:
+        distinct, inverse = np.unique(labels, return_inverse=True)
+    except TypeError as exc:
+        raise InvalidInput(
+            f"{name}: the group labels cannot be compared with each other ({exc}); "
+            "give labels of one kind (all strings, or all numbers)"
+        ) from None
+    return distinct, inverse.reshape(-1).astype(np.intp)
+
+
+def _groups(sensitive: Any, rows: int) -> tuple[list[Any], npt.NDArray[np.intp]]:
+    """Sorted group labels (tuples when intersectional) and each row's group index."""
+    columns = _columns(sensitive)
+    encoded = []
+    for name, column in columns:
+        distinct, codes = _encode(column, name=name)
+        same_length(("y_true", np.empty(rows)), (name, codes))
+        encoded.append((distinct, codes))
+    if len(encoded) == 1:
+        distinct, codes = encoded[0]
+        return distinct.tolist(), codes
+    # Mixed-radix codes, compacted after each column so they never overflow; the components are
+    # sorted, so the combined codes sort the groups lexicographically by their tuple of labels.
+    combined = np.zeros(rows, dtype=np.int64)
+    first = np.zeros(0, dtype=np.intp)
+    for distinct, codes in encoded:
+        _, first, inverse = np.unique(combined * len(distinct) + codes, return_index=True, return_inverse=True)
+        combined = inverse.reshape(-1).astype(np.int64)
+    # A loop over the groups (one row of each), never over rows.
+    groups = [tuple(distinct[codes[row]] for distinct, codes in encoded) for row in first.tolist()]
+    return [tuple(v.item() if isinstance(v, np.generic) else v for v in g) for g in groups], combined.astype(np.intp)
+
+
+def _tally(y_true: Column, y_pred: Column, sensitive: Any) -> _Tally:
+    true = _outcomes(y_true, name="y_true")
+    pred = _outcomes(y_pred, name="y_pred")
+    same_length(("y_true", true), ("y_pred", pred))
+    if true.size == 0:
+        raise InvalidInput("y_true: no values; fairness metrics need at least one (y_true, y_pred, sensitive) row")
+    groups, codes = _groups(sensitive, true.size)
+    k = len(groups)
+
+    def count(mask: npt.NDArray[np.bool_] | None = None) -> IntArray:
+        return np.bincount(codes if mask is None else codes[mask], minlength=k).astype(np.int64)
+
+    return _Tally(groups, count(), count(true), count(pred), count(true & pred))
+
+
+def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def _difference(values: FloatArray) -> float:
+    return float(values.max() - values.min())
+
+
+def _min_over_max(values: FloatArray) -> float:
+    top = values.max()
+    return float(values.min() / top) if top > 0 else 1.0
+
+
+def _wilson(successes: FloatArray, trials: FloatArray, z: float = Z_95) -> tuple[FloatArray, FloatArray]:
+    """Wilson score interval: (p + z²/2n ± z √(p(1-p)/n + z²/4n²)) / (1 + z²/n); trials must be positive."""
+    p = successes / trials
+    z2 = z * z
+    scale = 1 + z2 / trials
+    centre = (p + z2 / (2 * trials)) / scale
+    half = z * np.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / scale
+    # The interval holds p mathematically; min/max keep it so against rounding (and make p = 0 or 1 exact).
+    return np.minimum(np.clip(centre - half, 0.0, 1.0), p), np.maximum(np.clip(centre + half, 0.0, 1.0), p)
+
+
+def _privileged_split(tally: _Tally, privileged: Any) -> tuple[int, npt.NDArray[np.bool_]]:
+    """The privileged group's index, and a mask of the other groups (pooled as unprivileged)."""
+    wanted = tuple(privileged) if isinstance(privileged, list) else privileged
+    hits = [i for i, group in enumerate(tally.groups) if group == wanted]  # a loop over the groups
+    if not hits:
+        shown = ", ".join(repr(g) for g in tally.groups[:10]) + (", ..." if len(tally.groups) > 10 else "")
+        raise InvalidInput(f"privileged: {privileged!r} is not one of the groups ({shown})")
+    others = np.ones(len(tally.groups), dtype=bool)
+    others[hits[0]] = False
+    if not others.any():
+        raise InvalidInput(
+            f"privileged: every row is in the privileged group {privileged!r}; "
+            "the comparison needs at least one row in another group"
+        )
+    return hits[0], others
+
+
+# --- per group -------------------------------------------------------------------------
+
+
+def group_rates(y_true: Column, y_pred: Column, *, sensitive: Any, min_group_size: int = 30) -> list[GroupRates]:
+    """Each group's count and rates, sorted by group, with a Wilson 95% interval for its selection rate.
+
+    ``too_small`` flags groups with fewer than ``min_group_size`` rows, whose rates are noisy.
+    """
+    if isinstance(min_group_size, bool) or not isinstance(min_group_size, int | np.integer) or min_group_size < 0:
+        raise InvalidInput(f"min_group_size: must be a whole number of at least 0, got {min_group_size!r}")
+    tally = _tally(y_true, y_pred, sensitive)
+    rates = {name: values.tolist() for name, values in tally.rates().items()}
+    low, high = _wilson(tally.predicted.astype(np.float64), tally.count.astype(np.float64))
+    counts = tally.count.tolist()
+    return [
+        GroupRates(
+            group=group,
+            count=counts[i],
+            **{name: values[i] for name, values in rates.items()},
+            too_small=counts[i] < min_group_size,
+            selection_rate_ci=(float(low[i]), float(high[i])),
+        )
+        for i, group in enumerate(tally.groups)
+    ]
+
+
+# --- between groups --------------------------------------------------------------------
+
+
+def demographic_parity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """Highest minus lowest selection rate (share predicted positive) over the groups."""
+    return _difference(_tally(y_true, y_pred, sensitive).rates()["selection_rate"])
+
+
+def demographic_parity_ratio(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """Lowest over highest selection rate, in [0, 1] (1.0 when no group has any positive prediction)."""
+    return _min_over_max(_tally(y_true, y_pred, sensitive).rates()["selection_rate"])
+
+
+def disparate_impact(y_true: Column, y_pred: Column, *, sensitive: Any, privileged: Any = None) -> float:
+    """Unprivileged selection rate over the privileged one (AIF360's disparate impact).
+
+    With ``privileged=None`` no group is singled out: the lowest selection rate over the highest,
+    which equals :func:`demographic_parity_ratio` and lies in [0, 1]. With ``privileged`` given,
+    every other row is pooled into the unprivileged group and the ratio can exceed 1 (the
+    unprivileged group is favoured); it is 1.0 when neither side has a positive prediction and
+    ``math.inf`` when only the unprivileged side has.
+    """
+    tally = _tally(y_true, y_pred, sensitive)
+    if privileged is None:
+        return _min_over_max(tally.rates()["selection_rate"])
+    index, others = _privileged_split(tally, privileged)
+    unprivileged = tally.predicted[others].sum() / tally.count[others].sum()
+    favoured = tally.predicted[index] / tally.count[index]
+    if favoured == 0:
+        return 1.0 if unprivileged == 0 else math.inf
+    return float(unprivileged / favoured)
+
+
+def equalized_odds_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """The larger of the TPR difference and the FPR difference over the groups (fairlearn's ``worst_case``)."""
+    rates = _tally(y_true, y_pred, sensitive).rates()
+    return max(_difference(rates["tpr"]), _difference(rates["fpr"]))
+
+
+def equalized_odds_ratio(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """The smaller of the TPR ratio and the FPR ratio (lowest over highest), in [0, 1]."""
+    rates = _tally(y_true, y_pred, sensitive).rates()
+    return min(_min_over_max(rates["tpr"]), _min_over_max(rates["fpr"]))
+
+
+def equal_opportunity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """Highest minus lowest true positive rate over the groups."""
+    return _difference(_tally(y_true, y_pred, sensitive).rates()["tpr"])
+
+
+def average_odds_difference(y_true: Column, y_pred: Column, *, sensitive: Any, privileged: Any) -> float:
+    """AIF360's ``((FPR_u - FPR_p) + (TPR_u - TPR_p)) / 2``, unprivileged minus privileged; signed, in [-1, 1].
+
+    Every row outside the ``privileged`` group is pooled into the unprivileged group (with two
+    groups, the other group). Negative when the privileged group gets more positive predictions.
+    """
+    tally = _tally(y_true, y_pred, sensitive)
+    index, others = _privileged_split(tally, privileged)
+
+    def tpr_fpr(mask: npt.NDArray[np.bool_]) -> tuple[float, float]:
+        count, pos, pred, tp = (float(a[mask].sum()) for a in (tally.count, tally.positives, tally.predicted, tally.tp))
+        neg = count - pos
+        return (tp / pos if pos > 0 else 0.0), ((pred - tp) / neg if neg > 0 else 0.0)
+
+    only = np.zeros(len(tally.groups), dtype=bool)
+    only[index] = True
+    tpr_p, fpr_p = tpr_fpr(only)
+    tpr_u, fpr_u = tpr_fpr(others)
+    return ((fpr_u - fpr_p) + (tpr_u - tpr_p)) / 2
+
+
+def predictive_parity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """Highest minus lowest precision over the groups (a group with no positive prediction has precision 0.0)."""
+    return _difference(_tally(y_true, y_pred, sensitive).rates()["precision"])
+
+
+# --- individual ------------------------------------------------------------------------
+
+
+def theil_index(y_true: Column, y_pred: Column) -> float:
+    """AIF360's generalized entropy index with alpha = 1 (the Theil index) of the benefits ``b = y_pred - y_true + 1``.
+
+    Benefit is 0 for a false negative, 1 for a correct prediction and 2 for a false positive;
+    with ``mu`` their mean, the index is ``mean((b / mu) * ln(b / mu))`` with ``0 * ln 0 = 0``.
+    It is 0.0 when everyone gets the same benefit (including when every row is a false negative,
+    where ``mu = 0`` and AIF360 returns NaN) and at most ``ln(n)``.
+    """
+    true = _outcomes(y_true, name="y_true")
+    pred = _outcomes(y_pred, name="y_pred")
+    same_length(("y_true", true), ("y_pred", pred))
+    if true.size == 0:
+        raise InvalidInput("y_true: no values; the Theil index needs at least one (y_true, y_pred) pair")
+    benefit = pred.astype(np.float64) - true + 1
+    mu = benefit.mean()
+    if mu == 0:
+        return 0.0
+    share = benefit / mu
+    logs = np.log(share, out=np.zeros_like(share), where=benefit > 0)
+    return float(np.mean(share * logs))
+
+
+# --- registration ----------------------------------------------------------------------
+
+_WORSE: Direction = "higher_is_worse"
+_BETTER: Direction = "higher_is_better"
+_METRICS: tuple[tuple[str, Callable[..., Any], Direction, float | None, str], ...] = (
+    (
+        "fairness.demographic_parity_difference",
+        demographic_parity_difference,
+        _WORSE,
+        0.1,
+        "Highest minus lowest selection rate over the groups.",
+    ),
+    (
+        "fairness.demographic_parity_ratio",
+        demographic_parity_ratio,
+        _BETTER,
+        0.8,
+        "Lowest over highest selection rate over the groups (four-fifths rule at 0.8).",
+    ),
+    (
+        "fairness.disparate_impact",
+        disparate_impact,
+        _BETTER,
+        0.8,
+        "Unprivileged over privileged selection rate (lowest over highest when no group is privileged).",
+    ),
+    (
+        "fairness.equalized_odds_difference",
+        equalized_odds_difference,
+        _WORSE,
+        0.1,
+        "Larger of the TPR and FPR differences between groups.",
+    ),
+    (
+        "fairness.equalized_odds_ratio",
+        equalized_odds_ratio,
+        _BETTER,
+        0.8,
+        "Smaller of the TPR and FPR ratios (lowest over highest) between groups.",
+    ),
+    (
+        "fairness.equal_opportunity_difference",
+        equal_opportunity_difference,
+        _WORSE,
+        0.1,
+        "Highest minus lowest true positive rate over the groups.",
+    ),
+    (
+        "fairness.average_odds_difference",
+        average_odds_difference,
+        _WORSE,
+        0.1,
+        "Mean of the FPR and TPR gaps, unprivileged minus privileged; signed, the threshold is on its absolute value.",
+    ),
+    (
+        "fairness.predictive_parity_difference",
+        predictive_parity_difference,
+        _WORSE,
+        0.1,
+        "Highest minus lowest precision over the groups.",
+    ),
+    (
+        "fairness.theil_index",
+        theil_index,
+        _WORSE,
+        None,
+        "Theil index (generalized entropy, alpha 1) of individual benefits y_pred - y_true + 1; no default.",
+    ),
+)
+for _id, _function, _direction, _threshold, _summary in _METRICS:
+    register(_id, _function, direction=_direction, threshold=_threshold, summary=_summary)
