@@ -59,9 +59,12 @@ def test_bad_database_urls_are_refused(url: str, message: str) -> None:
         normalise_database_url(url)
 
 
-def test_nothing_happens_at_import() -> None:
+def test_importing_and_loading_settings_create_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
     import charter.config
 
-    importlib.reload(charter.config)  # no files, no connections: settings come only from load_settings()
+    monkeypatch.chdir(tmp_path)
+    importlib.reload(charter.config)
+    charter.config.load_settings(env={})
+    assert list(tmp_path.iterdir()) == []  # no home, no database: only `charter init` makes them

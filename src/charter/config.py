@@ -17,7 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from charter.errors import ConfigError
@@ -45,9 +45,6 @@ class Settings:
     @property
     def public_key_file(self) -> Path:
         return self.home / KEY_DIR / PUBLIC_KEY_FILE
-
-    def with_home(self, home: Path) -> Settings:
-        return replace(self, home=home)
 
 
 def sqlite_url(path: Path) -> str:

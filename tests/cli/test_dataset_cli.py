@@ -53,7 +53,10 @@ def test_dataset_errors_are_one_line(tmp_path: Path) -> None:
     cases = [
         (("dataset", "add-version", "people", str(tmp_path / "bad.csv")), f"Error: {tmp_path / 'bad.csv'}"),
         (("dataset", "show", "people@2"), "Error: people has no versions yet"),
-        (("dataset", "certify", "people", "--purpose", "x", "--expires", "soon"), "Error: --expires 'soon' is neither"),
+        (
+            ("dataset", "certify", "people", "--purpose", "x", "--expires", "soon"),
+            "Error: --expires 'soon' is not an ISO-8601 time such as 2026-11-22T09:30:00Z or a number of days (90d)",
+        ),
         (("dataset", "register", "x", "--legal-basis", "vibes"), "Error: dataset x: legal basis 'vibes'"),
         (("dataset", "classify", "people", "a", "--pii", "email", "--no-pii"), "Error: give either --pii"),
     ]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from charter.cli.output import print_json, print_json_line, progress, stdout
+from charter.cli.output import print_json, print_json_line, progress, stdout, time_option
 from charter.cli.state import open_context, settings
 
 app = typer.Typer(no_args_is_help=True, help="Verify, read and export the audit ledger; sign checkpoints.")
@@ -27,18 +26,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
-
-
-def _time(value: str | None, option: str) -> datetime | None:
-    from charter.clock import parse_timestamp
-    from charter.errors import InvalidInput
-
-    if value is None:
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not an ISO-8601 time such as 2026-11-22T09:30:00Z") from None
 
 
 @app.command()
@@ -215,8 +202,8 @@ def log(
         subject=subject,
         actor=actor,
         action=action,
-        since=_time(since, "--since"),
-        until=_time(until, "--until"),
+        since=None if since is None else time_option(since, "--since"),
+        until=None if until is None else time_option(until, "--until"),
     )
     with open_context(ctx) as context:
         entries = audit.log(context, where, limit=None if all_entries else limit, oldest_first=oldest_first)

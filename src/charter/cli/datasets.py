@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from charter.cli.output import PAGE, print_json, progress, stdout
+from charter.cli.output import PAGE, print_json, progress, stdout, time_option
 from charter.cli.state import open_context
 
 if TYPE_CHECKING:
@@ -229,19 +228,6 @@ def classify(
         )
 
 
-def _expiry(value: str, now: datetime) -> datetime:
-    from charter.clock import parse_timestamp
-    from charter.errors import InvalidInput
-
-    match = re.fullmatch(r"(\d+)d", value.strip())
-    if match:
-        return now + timedelta(days=int(match[1]))
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        raise InvalidInput(f"--expires {value!r} is neither a date (2027-06-30) nor a number of days (90d)") from None
-
-
 @app.command()
 def certify(
     ctx: typer.Context,
@@ -256,7 +242,11 @@ def certify(
 
     with open_context(ctx) as context:
         cert = certify_service(
-            context, reference, purpose=purpose, expires=_expiry(expires, context.clock.now()), note=note
+            context,
+            reference,
+            purpose=purpose,
+            expires=time_option(expires, "--expires", now=context.clock.now()),
+            note=note,
         )
     if json_output:
         print_json(cert.__dict__)

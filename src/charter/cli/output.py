@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -39,6 +41,21 @@ def print_json(value: Any) -> None:
 
 def print_json_line(value: Any) -> None:
     sys.stdout.write(json.dumps(value, sort_keys=True, default=str) + "\n")
+
+
+def time_option(value: str, option: str, *, now: datetime | None = None) -> datetime:
+    """An ISO-8601 time given on the command line; with ``now``, also a number of days ahead (``90d``)."""
+    from charter.clock import parse_timestamp
+    from charter.errors import InvalidInput
+
+    days = re.fullmatch(r"(\d+)d", value.strip())
+    if now is not None and days:
+        return now + timedelta(days=int(days[1]))
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        ahead = " or a number of days (90d)" if now is not None else ""
+        raise InvalidInput(f"{option} {value!r} is not an ISO-8601 time such as 2026-11-22T09:30:00Z{ahead}") from None
 
 
 def error_line(message: str) -> None:

@@ -163,10 +163,3 @@ def chain_snapshot(engine: Engine) -> Iterator[ChainSnapshot]:
         finally:
             raw.rollback()
             raw.close()
-
-
-def count_entries(engine: Engine) -> int:
-    from sqlalchemy import func
-
-    with translate_errors(engine.url), engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(ledger_entries)).scalar_one())

@@ -101,11 +101,6 @@ class ChainSource(Protocol):
 _HEXDIGEST = operator.methodcaller("hexdigest")
 
 
-def chunk_hashes(chunk: Sequence[RawEntry]) -> tuple[str, ...]:
-    """Recompute the hash of every entry in ``chunk`` without a per-entry Python frame."""
-    return _column_hashes(tuple(zip(*chunk, strict=True)))
-
-
 def _column_hashes(columns: Sequence[tuple[Any, ...]]) -> tuple[str, ...]:
     seqs, ts, actors, actions, subjects, payloads, prevs = columns[:7]
     texts = map(
@@ -301,7 +296,9 @@ def _checkpoint_problems(
                 "(give --public-key, or keep the key in the Charter home)",
             ),
         ]
-    trusted = key_id(public_key) if public_key is not None else None
+    if public_key is None:
+        return problems
+    trusted = key_id(public_key)
     for cp in checkpoints:
         if cp.key_id != trusted:
             problems.append(
@@ -311,7 +308,7 @@ def _checkpoint_problems(
                     f"the checkpoint at seq {cp.seq} is signed by {cp.key_id}, not by the trusted key {trusted}",
                 )
             )
-        elif not checkpoint_signature_valid(cp, public_key):  # type: ignore[arg-type]
+        elif not checkpoint_signature_valid(cp, public_key):
             problems.append(
                 Problem(
                     "signature_invalid",

@@ -86,9 +86,9 @@ def _is_numeric(values: Any) -> bool:
     return not (len(array) and np.isnan(array).all())
 
 
-def default_test(reference: Any) -> Test:
-    """The test Evidently would choose for this reference column."""
-    numeric = _is_numeric(reference)
+def default_test(reference: Any, *, numeric: bool | None = None) -> Test:
+    """The test Evidently would choose for this reference column (``numeric`` if already known)."""
+    numeric = _is_numeric(reference) if numeric is None else numeric
     if numeric:
         values = finite(as_float_array(reference, name="reference"))
         rows, distinct = len(values), len(np.unique(values))
@@ -139,7 +139,8 @@ def drift_report(
         raise InvalidInput(f"share must be in (0, 1], got {share}")
     results = []
     for column in reference:
-        test = tests.get(column) or default_test(reference[column])
+        numeric = _is_numeric(reference[column])
+        test = tests.get(column) or default_test(reference[column], numeric=numeric)
         threshold = thresholds.get(column, TESTS[test][0])
         try:
             score = _score(test, reference[column], current[column])
@@ -148,7 +149,7 @@ def drift_report(
         rule = TESTS[test][1]
         drifted = score <= threshold if rule == "p<=" else score < threshold if rule == "p<" else score >= threshold
         psi = None
-        if _is_numeric(reference[column]) and _is_numeric(current[column]):
+        if numeric and _is_numeric(current[column]):
             psi = drift.psi(reference[column], current[column])
         results.append(
             ColumnDrift(

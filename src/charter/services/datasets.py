@@ -23,7 +23,7 @@ from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.artifacts import ArtifactDigest, digest_path
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
-from charter.services.references import Reference, check_name, parse_reference
+from charter.services.references import Reference, check_name, listed, parse_reference
 from charter.services.tabular import quality_report, read_table, sample_values, table_schema
 from charter.store.engine import translate_errors
 from charter.store.schema import certifications, dataset_columns, dataset_versions, datasets
@@ -441,7 +441,7 @@ def _known(connection: Connection, shown: int = 10) -> str:
     names = connection.execute(select(datasets.c.name).order_by(datasets.c.name).limit(shown + 1)).scalars().all()
     if not names:
         return " (no datasets yet; add one with `charter dataset register`)"
-    return f" (datasets: {', '.join(names[:shown])}{', …' if len(names) > shown else ''})"
+    return f" (datasets: {listed(list(names), shown)})"
 
 
 def _versions(connection: Connection, name: str, query: Any) -> list[DatasetVersion]:

@@ -9,6 +9,9 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine
+
 from charter.clock import Clock, SystemClock
 from charter.config import DATABASE_FILE, Settings
 from charter.errors import ConfigError, HomeCorrupt, SigningKeyMissing, StoreNotInitialised
@@ -141,19 +144,19 @@ def init_home(settings: Settings, *, clock: Clock | None = None) -> InitResult:
     )
 
 
-def _write_public_key(settings: Settings, public_key: object, undo: _Undo) -> None:
+def _write_public_key(settings: Settings, public_key: Ed25519PublicKey, undo: _Undo) -> None:
     path = settings.public_key_file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(public_pem(public_key))  # type: ignore[arg-type]
+        path.write_text(public_pem(public_key))
     except OSError as exc:
         raise ConfigError(f"cannot write the public key to {path}: {exc.strerror}") from None
     undo.created(path)
 
 
-def _record_migration(engine: object, settings: Settings, clock: Clock, result: UpgradeResult) -> None:
+def _record_migration(engine: Engine, settings: Settings, clock: Clock, result: UpgradeResult) -> None:
     append(
-        engine,  # type: ignore[arg-type]
+        engine,
         actor=settings.actor,
         clock=clock,
         action="store.migrated",

@@ -26,6 +26,11 @@ class Reference:
         return self.model
 
 
+def listed(names: list[str], shown: int = 10) -> str:
+    """``a, b, c`` — at most ``shown`` names, then an ellipsis (query ``shown + 1`` to know)."""
+    return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+
+
 def check_name(name: str, kind: str = "model", example: str = "credit-risk") -> str:
     """Names of models and datasets: a slug, so that references like ``NAME@3`` stay unambiguous."""
     if not MODEL_NAME.match(name):

@@ -21,7 +21,7 @@ from charter.services.artifacts import ArtifactDigest
 from charter.services.context import Context
 from charter.services.edges import EdgeSpec, Node, insert_edge
 from charter.services.feature_schema import validate_schema
-from charter.services.references import Reference, check_model_name, parse_reference
+from charter.services.references import Reference, check_model_name, listed, parse_reference
 from charter.store.engine import translate_errors
 from charter.store.schema import aliases, model_tags, model_versions, models
 
@@ -305,8 +305,7 @@ def _known_models(connection: Connection, shown: int = 10) -> str:
     names = connection.execute(select(models.c.name).order_by(models.c.name).limit(shown + 1)).scalars().all()
     if not names:
         return " (the registry has no models yet; add one with `charter model register`)"
-    more = ", …" if len(names) > shown else ""
-    return f" (models: {', '.join(names[:shown])}{more})"
+    return f" (models: {listed(list(names), shown)})"
 
 
 def _missing(connection: Connection, ref: Reference, model_id: str) -> str:
