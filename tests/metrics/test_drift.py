@@ -56,7 +56,7 @@ def _counts(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.
 
 def _qcut_counts(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     """Counts per reference-quantile bin, cut by pandas (right-closed bins, outer edges open)."""
-    inner = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1))[1:-1])
+    inner = np.unique(np.quantile(reference, np.arange(bins + 1) / bins)[1:-1])
     edges = [-np.inf, *inner, np.inf]
 
     def count(values: np.ndarray) -> np.ndarray:

@@ -13,8 +13,14 @@ reference rows          column                                      test, drift 
 > 1000                  categorical, or 5 distinct values or fewer  Jensen-Shannon >= 0.1
 ======================  ==========================================  ====================
 
-The dataset drifts when at least half of its columns drift (``share``). PSI and its band
-are reported for every numeric column as well. Any column's test and threshold can be set.
+The dataset drifts when at least half of its columns drift (``share``). PSI and its band,
+and the KS p-value, are reported for every numeric column as well. Any column's test and
+threshold can be set.
+
+:func:`drift_report` compares raw columns; :func:`profile_report` compares a window's
+summary with a stored reference profile (:mod:`charter.metrics.summary`), the way monitors
+do, and gives each score's bound against the exact number (see
+:mod:`charter.metrics.summary_drift`).
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from typing import Any, Literal
 import numpy as np
 
 from charter.errors import InvalidInput
-from charter.metrics import drift
-from charter.metrics.inputs import as_float_array, as_label_array, finite
+from charter.metrics import drift, summary_drift
+from charter.metrics.inputs import as_float_array, as_label_array, finite, is_numeric
+from charter.metrics.summary import NumericProfile, NumericSummary, ReferenceProfile, WindowSummary
 
 Test = Literal["ks", "chi_square", "z_test", "wasserstein_normed", "jensen_shannon"]
 SMALL_REFERENCE = 1000
@@ -53,6 +60,8 @@ class ColumnDrift:
     drifted: bool
     psi: float | None = None
     psi_band: str | None = None  # none, moderate or major
+    ks_p_value: float | None = None  # the KS test for numeric columns, whatever the chosen test
+    bound: float = 0.0  # from summaries: |score - the exact score on the rows| <= bound (0 when exact)
 
 
 @dataclass(frozen=True)
@@ -78,17 +87,9 @@ def psi_band(value: float) -> str:
     return "none" if value < 0.1 else "moderate" if value < 0.25 else "major"
 
 
-def _is_numeric(values: Any) -> bool:
-    try:
-        array = as_float_array(values, name="column")
-    except InvalidInput:
-        return False
-    return not (len(array) and np.isnan(array).all())
-
-
 def default_test(reference: Any, *, numeric: bool | None = None) -> Test:
     """The test Evidently would choose for this reference column (``numeric`` if already known)."""
-    numeric = _is_numeric(reference) if numeric is None else numeric
+    numeric = is_numeric(reference) if numeric is None else numeric
     if numeric:
         values = finite(as_float_array(reference, name="reference"))
         rows, distinct = len(values), len(np.unique(values))
@@ -96,6 +97,11 @@ def default_test(reference: Any, *, numeric: bool | None = None) -> Test:
         labels = as_label_array(reference, name="reference")
         present = labels[labels != None]  # noqa: E711  (elementwise comparison with None)
         rows, distinct = len(present), len({*present.tolist()})
+    return choose_test(rows=rows, distinct=distinct, numeric=numeric)
+
+
+def choose_test(*, rows: int, distinct: int, numeric: bool) -> Test:
+    """Evidently's choice from the reference's present rows and distinct values."""
     if rows <= SMALL_REFERENCE:
         if numeric and distinct > FEW_VALUES:
             return "ks"
@@ -115,6 +121,33 @@ def _score(test: str, reference: Any, current: Any) -> float:
     return drift.jensen_shannon(reference, current)
 
 
+def _check_options(columns: list[str], tests: Mapping[str, str], thresholds: Mapping[str, float], share: float) -> None:
+    for mapping, what in ((tests, "tests"), (thresholds, "thresholds")):
+        unknown = sorted(set(mapping) - set(columns))
+        if unknown:
+            raise InvalidInput(f"{what}: no column(s) {', '.join(unknown)} in the reference")
+    for column, test in tests.items():
+        if test not in TESTS:
+            raise InvalidInput(f"tests: {column}: unknown test {test!r} (known: {', '.join(TESTS)})")
+    if not 0 < share <= 1:
+        raise InvalidInput(f"share must be in (0, 1], got {share}")
+
+
+def _verdict(
+    column: str, test: str, score: float, threshold: float, psi: float | None, ks: float | None, bound: float = 0.0
+) -> ColumnDrift:
+    rule = TESTS[test][1]
+    drifted = score <= threshold if rule == "p<=" else score < threshold if rule == "p<" else score >= threshold
+    band = None if psi is None else psi_band(psi)
+    return ColumnDrift(column, test, float(score), threshold, bool(drifted), psi, band, ks, bound)
+
+
+def _report(results: list[ColumnDrift], share: float) -> DriftReport:
+    count = sum(c.drifted for c in results)
+    fraction = count / len(results) if results else 0.0
+    return DriftReport(tuple(results), fraction, count, bool(results) and fraction >= share)
+
+
 def drift_report(
     reference: Mapping[str, Any],
     current: Mapping[str, Any],
@@ -123,39 +156,58 @@ def drift_report(
     thresholds: Mapping[str, float] | None = None,
     share: float = DATASET_SHARE,
 ) -> DriftReport:
-    """Compare every column of ``reference`` with the same column of ``current``."""
+    """Compare every column of ``reference`` with the same column of ``current``, on the rows."""
     tests, thresholds = dict(tests or {}), dict(thresholds or {})
     missing = sorted(set(reference) - set(current))
     if missing:
         raise InvalidInput(f"current: column(s) {', '.join(missing)} are missing (reference has them)")
-    for mapping, what in ((tests, "tests"), (thresholds, "thresholds")):
-        unknown = sorted(set(mapping) - set(reference))
-        if unknown:
-            raise InvalidInput(f"{what}: no column(s) {', '.join(unknown)} in the reference")
-    for column, test in tests.items():
-        if test not in TESTS:
-            raise InvalidInput(f"tests: {column}: unknown test {test!r} (known: {', '.join(TESTS)})")
-    if not 0 < share <= 1:
-        raise InvalidInput(f"share must be in (0, 1], got {share}")
+    _check_options(list(reference), tests, thresholds, share)
     results = []
     for column in reference:
-        numeric = _is_numeric(reference[column])
+        numeric = is_numeric(reference[column])
         test = tests.get(column) or default_test(reference[column], numeric=numeric)
-        threshold = thresholds.get(column, TESTS[test][0])
         try:
             score = _score(test, reference[column], current[column])
+            psi = ks = None
+            if numeric and is_numeric(current[column]):
+                psi = drift.psi(reference[column], current[column])
+                ks = drift.ks(reference[column], current[column]).p_value
         except InvalidInput as exc:
             raise InvalidInput(f"column {column!r}: {exc}") from None
-        rule = TESTS[test][1]
-        drifted = score <= threshold if rule == "p<=" else score < threshold if rule == "p<" else score >= threshold
-        psi = None
-        if numeric and _is_numeric(current[column]):
-            psi = drift.psi(reference[column], current[column])
-        results.append(
-            ColumnDrift(
-                column, test, float(score), threshold, bool(drifted), psi, None if psi is None else psi_band(psi)
-            )
-        )
-    count = sum(c.drifted for c in results)
-    fraction = count / len(results) if results else 0.0
-    return DriftReport(tuple(results), fraction, count, bool(results) and fraction >= share)
+        results.append(_verdict(column, test, score, thresholds.get(column, TESTS[test][0]), psi, ks))
+    return _report(results, share)
+
+
+def profile_report(
+    profile: ReferenceProfile,
+    current: WindowSummary,
+    *,
+    tests: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    share: float = DATASET_SHARE,
+) -> DriftReport:
+    """Compare a window's summary with the reference profile it was summarised against.
+
+    The same tests, thresholds and verdicts as :func:`drift_report`; each column carries
+    the bound of its score against the exact number on the rows.
+    """
+    if current.profile_id != profile.id:
+        raise InvalidInput("current: this summary was made with another reference profile; summarise it with this one")
+    tests, thresholds = dict(tests or {}), dict(thresholds or {})
+    _check_options(list(profile.columns), tests, thresholds, share)
+    results = []
+    for column, column_profile in profile.columns.items():
+        window = current.columns[column]
+        numeric = isinstance(column_profile, NumericProfile)
+        rows = column_profile.reference.count
+        test = tests.get(column) or choose_test(rows=rows, distinct=column_profile.distinct, numeric=numeric)
+        try:
+            score, bound = summary_drift.score(test, column_profile, window)
+            psi = ks = None
+            if isinstance(column_profile, NumericProfile) and isinstance(window, NumericSummary):
+                psi = summary_drift.psi(column_profile, window)
+                ks = summary_drift.ks(column_profile, window)[0].p_value
+        except InvalidInput as exc:
+            raise InvalidInput(f"column {column!r}: {exc}") from None
+        results.append(_verdict(column, test, score, thresholds.get(column, TESTS[test][0]), psi, ks, bound))
+    return _report(results, share)

@@ -54,8 +54,32 @@ def as_label_array(values: Any, *, name: str) -> npt.NDArray[Any]:
     array = np.array(data, dtype=object)  # a copy: pandas may hand out read-only views
     if array.ndim != 1:
         raise InvalidInput(f"{name}: expected one column of values, got an array of shape {array.shape}")
-    array[np.frompyfunc(_missing, 1, 1)(array).astype(bool)] = None
+    array[missing_mask(array)] = None
     return array
+
+
+def missing_mask(array: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """True where a 1-D array holds a missing value (None, NaN, pandas' NA or NaT)."""
+    mask: npt.NDArray[np.bool_]
+    if array.dtype.kind in "fc":
+        mask = np.isnan(array)
+    elif array.dtype.kind != "O":
+        mask = np.zeros(array.shape, dtype=bool)
+    else:
+        try:  # None, and NaN (the one value unequal to itself), in two vectorised passes
+            mask = np.asarray((array == None) | (array != array), dtype=bool)  # noqa: E711
+        except TypeError:  # pandas' NA refuses to be a truth value: look at each value
+            mask = np.frompyfunc(_missing, 1, 1)(array).astype(bool)
+    return mask
+
+
+def is_numeric(values: Any) -> bool:
+    """Whether a column holds numbers (booleans count), with at least one present if it is not empty."""
+    try:
+        array = as_float_array(values, name="column")
+    except InvalidInput:
+        return False
+    return not (len(array) and np.isnan(array).all())
 
 
 def finite(values: FloatArray) -> FloatArray:

@@ -15,7 +15,13 @@ from typing import Any, Literal
 Direction = Literal["higher_is_worse", "higher_is_better"]
 
 #: Kernel modules that register metrics, in the order they are listed.
-MODULES = ("charter.metrics.drift", "charter.metrics.fairness", "charter.metrics.performance")
+MODULES = (
+    "charter.metrics.drift",
+    "charter.metrics.fairness",
+    "charter.metrics.performance",
+    "charter.metrics.estimate",
+    "charter.metrics.anomaly",
+)
 
 
 @dataclass(frozen=True)
