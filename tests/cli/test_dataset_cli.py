@@ -36,6 +36,10 @@ def test_the_dataset_round_trip(tmp_path: Path) -> None:
     cert = json.loads(out)
     code, out, _ = charter(home, "dataset", "show", "people", "--json")
     assert json.loads(out)["version"]["certification"] == "certified"
+    assert json.loads(out)["version"]["profile"]["columns"] == {"sex": "categorical", "income": "numeric"}
+    code, out, _ = charter(home, "dataset", "show", "people")
+    assert "reference profile: 1 numeric and 1 categorical column(s)" in out
+    assert "not profiled: email: personal data (email)" in out
     code, _, err = charter(home, "dataset", "revoke", cert["id"], "--reason", "consent withdrawn")
     assert code == 0, err
     code, out, _ = charter(home, "dataset", "versions", "people", "--json")

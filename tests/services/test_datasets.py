@@ -28,6 +28,7 @@ from charter.services.datasets import (
     revoke_certification,
 )
 from charter.services.home import init_home
+from charter.services.profiles import profiled
 
 APPLICANTS = """name,email,sex,age,income,country
 Ada Lovelace,ada@example.org,F,36,52000,UK
@@ -83,7 +84,19 @@ def test_a_version_is_fingerprinted_checked_and_classified(context: Context, app
     assert not by_name["income"].protected and by_name["income"].pii_category is None
     assert version.quality["duplicate_rows"] == 1
     assert any("country" in issue and "constant" in issue for issue in version.quality["issues"])
-    assert version.profile is None
+    assert version.profile is not None
+    assert version.profile["skipped"] == {"name": "personal data (name)", "email": "personal data (email)"}
+    profile = profiled(version.profile)
+    assert profile is not None and profile.rows == 6
+    assert {name: column.kind for name, column in profile.columns.items()} == {
+        "sex": "categorical",
+        "age": "numeric",
+        "income": "numeric",
+        "country": "categorical",
+    }
+    assert version.to_dict()["profile"]["columns"]["age"] == "numeric"
+    window = profile.summarise({"sex": ["F", "M"], "age": [30, 41], "income": [1.0, 2.0], "country": ["UK", "FR"]})
+    assert window.rows == 2
     entry = list_entries(context.engine, EntryFilter(action="dataset.version_registered"), limit=1)[0]
     assert entry.data["pii"] == {"name": "name", "email": "email"}
     assert entry.data["row_count"] == 6

@@ -188,6 +188,13 @@ def _print_version(dataset: dict[str, object], version: DatasetVersion, now: dat
     out.print(columns)
     for issue in version.quality.get("issues", []):
         out.print(f"  quality: {issue}", markup=False)
+    outline = version.to_dict()["profile"]
+    if outline is not None:
+        kinds = list(outline["columns"].values())
+        numeric, categorical = kinds.count("numeric"), kinds.count("categorical")
+        out.print(f"  reference profile: {numeric} numeric and {categorical} categorical column(s)", markup=False)
+        for name, why in outline["skipped"].items():
+            out.print(f"  not profiled: {name}: {why}", markup=False)
     for cert in version.certifications:
         out.print(
             f"  certification {cert.id}: {cert.purpose!r} by {cert.certified_by}, expires {cert.expires_at} "

@@ -23,6 +23,7 @@ from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.artifacts import ArtifactDigest, digest_path
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
+from charter.services.profiles import dataset_profile, profile_outline
 from charter.services.references import Reference, check_name, listed, parse_reference
 from charter.services.tabular import quality_report, read_table, sample_values, table_schema
 from charter.store.engine import translate_errors
@@ -145,7 +146,7 @@ class DatasetVersion:
         return "uncertified"
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
-        data = {**asdict(self), "ref": self.ref}
+        data = {**asdict(self), "ref": self.ref, "profile": profile_outline(self.profile)}
         if now is not None:
             data["certification"] = self.certification_state(now)
         return data
@@ -209,6 +210,7 @@ def add_dataset_version(
     schema = table_schema(table)
     quality = quality_report(table)
     classes = [classify_column(column["name"], sample_values(table, column["name"])) for column in schema]
+    profile = dataset_profile(table, [found.pii_category for found in classes])
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         dataset_id = _dataset_id(uow.connection, name)
         same = uow.connection.execute(
@@ -232,7 +234,7 @@ def add_dataset_version(
             "row_count": table.num_rows,
             "schema": schema,
             "quality": quality.to_dict(),
-            "profile": None,
+            "profile": profile,
             "creator": context.actor,
             "created_at": format_timestamp(context.clock.now()),
         }

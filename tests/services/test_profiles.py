@@ -1,0 +1,50 @@
+"""Which columns of a registered table go into its reference profile, and why the others do not."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from charter.metrics.summary import CategoricalProfile, NumericProfile
+from charter.services.profiles import MAX_CATEGORIES, dataset_profile, profile_outline, profiled
+
+
+def test_columns_are_profiled_or_skipped_with_a_reason() -> None:
+    rows = MAX_CATEGORIES + 1
+    table = pa.table(
+        {
+            "amount": np.arange(rows, dtype=float),
+            "approved": [i % 2 == 0 for i in range(rows)],
+            "region": pa.array(["n", "s"] * (rows // 2) + ["e"]).dictionary_encode(),
+            "customer_id": [f"c{i}" for i in range(rows)],
+            "email": [f"u{i}@example.org" for i in range(rows)],
+            "signed_up": [dt.date(2026, 1, 1)] * rows,
+            "empty": pa.array([float("nan")] * rows),
+        }
+    )
+    stored = dataset_profile(table, [None, None, None, None, "email", None, None])
+    assert stored is not None
+    assert stored["skipped"] == {
+        "customer_id": f"{rows:,} distinct values (more than {MAX_CATEGORIES:,})",
+        "email": "personal data (email)",
+        "signed_up": "type date32[day] is not profiled",
+        "empty": "every value is missing",
+    }
+    profile = profiled(stored)
+    assert profile is not None and profile.rows == rows
+    assert isinstance(profile.columns["amount"], NumericProfile)
+    assert isinstance(profile.columns["approved"], NumericProfile)
+    region = profile.columns["region"]
+    assert isinstance(region, CategoricalProfile) and region.reference.counts == (("e", 1), ("n", 500), ("s", 500))
+    assert profile_outline(stored) == {
+        "rows": rows,
+        "columns": {"amount": "numeric", "approved": "numeric", "region": "categorical"},
+        "skipped": stored["skipped"],
+    }
+
+
+def test_an_empty_table_has_no_profile() -> None:
+    assert dataset_profile(pa.table({"x": pa.array([], type=pa.float64())}), [None]) is None
+    assert profiled(None) is None and profile_outline(None) is None
