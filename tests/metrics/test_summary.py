@@ -128,9 +128,20 @@ def test_summarising_a_whole_equals_merging_its_parts(numbers: list[float], name
     whole = REFERENCE.summarise(frame, workers=1)
     merged = merge(REFERENCE.summarise(part, workers=1) for part in parts)
     assert merged == whole
+    for column in ("small", "x"):
+        ours, theirs = merged.columns[column], whole.columns[column]
+        assert isinstance(ours, NumericSummary) and isinstance(theirs, NumericSummary)
+        assert ours.moments_close(theirs, rel=1e-12)
     assert merge([REFERENCE.empty(), whole]) == whole
     assert WindowSummary.from_dict(json.loads(json.dumps(whole.to_dict()))) == whole
     assert WindowSummary.from_arrow(whole.to_arrow()) == whole
+    for again in (
+        WindowSummary.from_dict(json.loads(json.dumps(whole.to_dict()))),
+        WindowSummary.from_arrow(whole.to_arrow()),
+    ):
+        assert [getattr(c, "total", None) for c in again.columns.values()] == [
+            getattr(c, "total", None) for c in whole.columns.values()
+        ]
 
 
 @settings(max_examples=50)
@@ -181,6 +192,11 @@ def test_every_input_type_gives_the_same_summary() -> None:
     assert colour.counts == (("blue", 1), ("red", 3), ("teal", 1)) and colour.missing == 1
     x = first.columns["x"]
     assert isinstance(x, NumericSummary) and (x.missing, x.infinite, x.count) == (1, 1, 4)
+    assert x.mean == pytest.approx(np.mean([0.3, 1.5, -2.0, 0.3]), rel=1e-15)
+    assert x.std == pytest.approx(np.std([0.3, 1.5, -2.0, 0.3]), rel=1e-12)
+    for summary in summaries.values():
+        column = summary.columns["x"]
+        assert isinstance(column, NumericSummary) and column.moments_close(x, rel=0.0)
 
 
 @pytest.mark.parametrize(

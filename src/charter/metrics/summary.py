@@ -21,9 +21,11 @@ Categorical columns. A summary counts every label (strings, integers, booleans; 
 values are kept as their ``str``) and the missing values.
 
 Merging adds counts and takes the smaller minimum and larger maximum, so
-``summarise(a + b) == merge(summarise(a), summarise(b))`` holds exactly, for any split
-(floating-point moments would not; the profile keeps the reference's mean and standard
-deviation, computed once). Summaries and profiles round-trip through ``to_dict`` /
+``summarise(a + b) == merge(summarise(a), summarise(b))`` holds exactly, for any split. A
+numeric summary also carries the sum of its values and of their squares (for the window's
+mean and standard deviation); floating-point addition rounds, so those two agree across
+splits to rounding only and are compared apart (:meth:`NumericSummary.moments_close`), not
+by ``==``. Summaries and profiles round-trip through ``to_dict`` /
 ``from_dict`` (plain JSON) and summaries through ``to_arrow`` / ``from_arrow``.
 """
 
@@ -79,8 +81,31 @@ class NumericSummary:
     invalid: int = 0  # values that are not numbers
     minimum: float | None = None  # of the finite values
     maximum: float | None = None
+    # Floating-point sums of the finite values and of their squares: they merge by addition,
+    # which rounds, so they agree with a whole-window summary to rounding only and are left
+    # out of ``==`` (see :meth:`moments_close`).
+    total: float = field(default=0.0, compare=False)
+    squares: float = field(default=0.0, compare=False)
 
     kind = "numeric"
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    @property
+    def std(self) -> float | None:
+        """Population standard deviation (ddof 0) from the sums; None without values."""
+        if not self.count:
+            return None
+        mean = self.total / self.count
+        return float(np.sqrt(max(self.squares / self.count - mean * mean, 0.0)))
+
+    def moments_close(self, other: NumericSummary, *, rel: float = 1e-9) -> bool:
+        """Whether the two floating-point sums agree to ``rel`` of their scale (the sum of squares)."""
+        scale = max(self.squares, other.squares, 1.0)
+        total_scale = float(np.sqrt(scale * max(self.count, other.count, 1)))
+        return abs(self.total - other.total) <= rel * total_scale and abs(self.squares - other.squares) <= rel * scale
 
     @property
     def count(self) -> int:
@@ -111,6 +136,8 @@ class NumericSummary:
             invalid=self.invalid + other.invalid,
             minimum=_extreme(min, self.minimum, other.minimum),
             maximum=_extreme(max, self.maximum, other.maximum),
+            total=self.total + other.total,
+            squares=self.squares + other.squares,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +149,8 @@ class NumericSummary:
             "invalid": self.invalid,
             "minimum": self.minimum,
             "maximum": self.maximum,
+            "total": self.total,
+            "squares": self.squares,
         }
 
 
@@ -182,6 +211,8 @@ def _column_summary_from_dict(data: Mapping[str, Any]) -> ColumnSummary:
             invalid=int(data["invalid"]),
             minimum=None if data["minimum"] is None else float(data["minimum"]),
             maximum=None if data["maximum"] is None else float(data["maximum"]),
+            total=float(data.get("total", 0.0)),
+            squares=float(data.get("squares", 0.0)),
         )
     if data.get("kind") == "categorical":
         return CategoricalSummary(
@@ -234,6 +265,8 @@ def _cells(finite: FloatArray, edges: FloatArray, *, missing: int, infinite: int
         invalid=invalid,
         minimum=float(finite[0]) if finite.size else None,
         maximum=float(finite[-1]) if finite.size else None,
+        total=float(np.sum(finite)),
+        squares=float(np.dot(finite, finite)),
     )
 
 
@@ -453,6 +486,8 @@ class WindowSummary:
                     "invalid": summary.invalid if numeric else None,  # type: ignore[union-attr]
                     "minimum": summary.minimum if numeric else None,  # type: ignore[union-attr]
                     "maximum": summary.maximum if numeric else None,  # type: ignore[union-attr]
+                    "total": summary.total if numeric else None,  # type: ignore[union-attr]
+                    "squares": summary.squares if numeric else None,  # type: ignore[union-attr]
                 }
             )
         table = pa.Table.from_pylist(rows, schema=ARROW_SCHEMA)
@@ -473,6 +508,8 @@ class WindowSummary:
                     row["invalid"],
                     row["minimum"],
                     row["maximum"],
+                    row["total"],
+                    row["squares"],
                 )
             else:
                 pairs = zip((json.loads(label) for label in row["labels"]), row["counts"], strict=True)
@@ -491,6 +528,8 @@ ARROW_SCHEMA = pa.schema(
         ("invalid", pa.int64()),
         ("minimum", pa.float64()),
         ("maximum", pa.float64()),
+        ("total", pa.float64()),
+        ("squares", pa.float64()),
     ]
 )
 
