@@ -34,10 +34,21 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# Evidently pins pandas < 3, so the drift benchmark runs it from a venv of its own.
+EVIDENTLY := .bench/evidently/bin/python
+
+$(EVIDENTLY):
+	$(PYTHON) -m venv .bench/evidently
+	$(EVIDENTLY) -m pip install --quiet --disable-pip-version-check 'evidently==0.7.23' 'pandas<3'
+
 ## bench: the speed and memory benchmarks (not part of the tests)
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test $(EVIDENTLY)
 	bash scripts/test-services.sh
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/registry.py
+	$(BIN)/python benchmarks/fairness.py
+	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/streaming.py
 
 ## demo: the governance-loop demo arrives with issue #10; until then, a home and its ledger
 demo: $(VENV)/.installed
@@ -49,4 +60,4 @@ demo: $(VENV)/.installed
 	$(BIN)/charter --home .charter-demo audit verify
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .charter-demo
+	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis .charter-demo

@@ -373,6 +373,105 @@ def test_float_labels_take_the_general_path() -> None:
     assert [(r.group, r.count) for r in rates] == [(0.5, 2), (1.5, 1)]
 
 
+# --- the fast way and the general way --------------------------------------------------
+#
+# Common columns (bool or 0/1 integer outcomes; integer, bool or string labels without nulls)
+# skip the general conversion and the sort over rows. These tests turn the fast way off and
+# check that every input form still gives exactly the same groups, counts and rates.
+
+OUTCOME_FORMS: dict[str, Callable[[np.ndarray], Any]] = {
+    "bool": lambda a: a.astype(bool),
+    "int8": lambda a: a.astype(np.int8),
+    "uint8": lambda a: a.astype(np.uint8),
+    "int64": lambda a: a.astype(np.int64),
+    "float": lambda a: a.astype(float),
+    "list": lambda a: a.tolist(),
+    "pandas": pd.Series,
+    "polars": pl.Series,
+    "pyarrow": pa.array,
+}
+
+LABEL_FORMS: dict[str, Callable[[list[Any]], Any]] = {
+    "list": list,
+    "numpy": np.array,
+    "object": lambda v: np.array(v, dtype=object),
+    "pandas": pd.Series,
+    "pandas category": lambda v: pd.Series(v, dtype="category"),
+    "polars": pl.Series,
+    "pyarrow": pa.array,
+    "pyarrow chunked": lambda v: pa.chunked_array([pa.array(v)[: len(v) // 2], pa.array(v)[len(v) // 2 :]]),
+    "pyarrow dictionary": lambda v: pa.array(v).dictionary_encode(),
+}
+
+LABEL_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "narrow ints": st.integers(-3, 3),  # one slot per value
+    "wide ints": st.sampled_from([-(2**40), 0, 7, 2**40]),  # too wide for slots: np.unique
+    "bools": st.booleans(),
+    "strings": st.text(alphabet="ab\x00é ß", max_size=3),
+}
+
+
+@st.composite
+def _labels(draw: st.DrawFn, n: int) -> tuple[str, list[Any]]:
+    form = draw(st.sampled_from(list(LABEL_FORMS)))
+    pool = draw(st.lists(LABEL_VALUES[draw(st.sampled_from(list(LABEL_VALUES)))], min_size=1, max_size=5, unique=True))
+    return form, draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+
+
+def _general_way(call: Callable[[], Any]) -> Any:
+    """``call()`` with the fast way turned off: every input is converted and sorted the general way."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fairness, "_binary", lambda values: None)
+        patch.setattr(fairness, "_plain_codes", lambda values: None)
+        return call()
+
+
+def _without_slots(call: Callable[[], Any]) -> Any:
+    """``call()`` with integer labels and intersectional groups sorted by np.unique instead of given a slot each."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fairness, "_SPARE_SLOTS", -(2**62))
+        return call()
+
+
+def _label_types(rates: list[GroupRates]) -> list[Any]:
+    return [tuple(map(type, r.group)) if isinstance(r.group, tuple) else type(r.group) for r in rates]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_fast_way_gives_what_the_general_way_gives(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 40), label="rows")
+    y_true, y_pred = (np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))) for _ in range(2))
+    true_form, pred_form = (data.draw(st.sampled_from(list(OUTCOME_FORMS))) for _ in range(2))
+    columns = [data.draw(_labels(n), label="labels") for _ in range(data.draw(st.integers(1, 2), label="columns"))]
+
+    def call() -> tuple[list[GroupRates], float]:
+        sensitive = [LABEL_FORMS[form](values) for form, values in columns]
+        true, pred = OUTCOME_FORMS[true_form](y_true), OUTCOME_FORMS[pred_form](y_pred)
+        rates = fairness.group_rates(true, pred, sensitive=sensitive[0] if len(sensitive) == 1 else sensitive)
+        return rates, fairness.theil_index(true, pred)
+
+    fast, general, sorted_ = call(), _general_way(call), _without_slots(call)
+    assert fast == general == sorted_
+    assert _label_types(fast[0]) == _label_types(general[0]) == _label_types(sorted_[0])
+
+
+@pytest.mark.parametrize("kind", ["list", "object", "pandas", "polars", "pyarrow"])
+def test_a_trailing_nul_makes_a_different_label(kind: str) -> None:
+    # numpy's own strings cannot hold a trailing NUL; every other form keeps it, as the general way does.
+    sensitive = LABEL_FORMS[kind](["a", "a\x00", "a"])
+    assert [r.group for r in fairness.group_rates([0, 1, 1], [0, 1, 0], sensitive=sensitive)] == ["a", "a\x00"]
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint64])
+def test_integer_labels_at_the_ends_of_their_type(dtype: type[np.integer[Any]]) -> None:
+    info = np.iinfo(dtype)
+    sensitive = np.array([info.max, info.min, info.max], dtype=dtype)
+    rates = fairness.group_rates([0, 1, 1], [0, 1, 0], sensitive=sensitive)
+    assert [(r.group, r.count) for r in rates] == [(int(info.min), 1), (int(info.max), 2)]
+    assert all(type(r.group) is int for r in rates)
+
+
 # --- errors ----------------------------------------------------------------------------
 
 ERRORS: list[tuple[str, Callable[[], Any], str]] = [
@@ -407,6 +506,21 @@ ERRORS: list[tuple[str, Callable[[], Any], str]] = [
         "y_true: expected binary labels 0 and 1 (or False and True), got 2, 3",
     ),
     (
+        "non-binary numpy y_true",
+        lambda: fairness.group_rates(np.array([0, 2, 1, 1]), np.array([0, 1, 1, 0]), sensitive=np.array([1, 1, 2, 2])),
+        "y_true: expected binary labels 0 and 1 (or False and True), got 2",
+    ),
+    (
+        "negative int8 y_pred",
+        lambda: fairness.theil_index(np.array([0, 1], dtype=np.int8), np.array([-1, 1], dtype=np.int8)),
+        "y_pred: expected binary labels 0 and 1 (or False and True), got -1",
+    ),
+    (
+        "missing pyarrow y_true",
+        lambda: fairness.group_rates(pa.array([0, None, 1]), np.array([0, 1, 1]), sensitive=pa.array(["a", "b", "b"])),
+        "y_true: 1 missing value(s) (NaN or null); fairness metrics need complete rows, so drop those rows first",
+    ),
+    (
         "non-binary y_pred",
         lambda: fairness.theil_index([0, 1], [0.5, 1]),
         "y_pred: expected binary labels 0 and 1 (or False and True), got 0.5",
@@ -425,6 +539,12 @@ ERRORS: list[tuple[str, Callable[[], Any], str]] = [
         "missing group",
         lambda: fairness.group_rates([0, 1, 1], [0, 1, 1], sensitive=pd.Series(["a", None, np.nan])),
         "sensitive: 2 missing group label(s) (None, NaN or null); "
+        "give those rows a label such as 'unknown', or drop them first",
+    ),
+    (
+        "missing pyarrow group",
+        lambda: fairness.group_rates(np.array([0, 1, 1]), np.array([0, 1, 1]), sensitive=pa.array(["a", None, "b"])),
+        "sensitive: 1 missing group label(s) (None, NaN or null); "
         "give those rows a label such as 'unknown', or drop them first",
     ),
     (

@@ -15,8 +15,8 @@ METRICS = registry.all_metrics()
 
 def test_the_registry_has_both_families() -> None:
     families = {metric_id.split(".")[0] for metric_id in METRICS}
-    assert families == {"drift", "fairness", "performance", "estimated", "anomaly"}
-    assert len(METRICS) == 40
+    assert families == {"drift", "fairness", "performance", "estimated", "anomaly", "quality"}
+    assert len(METRICS) == 48
 
 
 @pytest.mark.parametrize("metric_id", list(METRICS))

@@ -121,7 +121,8 @@ def _score(test: str, reference: Any, current: Any) -> float:
     return drift.jensen_shannon(reference, current)
 
 
-def _check_options(columns: list[str], tests: Mapping[str, str], thresholds: Mapping[str, float], share: float) -> None:
+def check_options(columns: list[str], tests: Mapping[str, str], thresholds: Mapping[str, float], share: float) -> None:
+    """Refuse per-column tests or thresholds for unknown columns, unknown tests, and a share outside (0, 1]."""
     for mapping, what in ((tests, "tests"), (thresholds, "thresholds")):
         unknown = sorted(set(mapping) - set(columns))
         if unknown:
@@ -161,7 +162,7 @@ def drift_report(
     missing = sorted(set(reference) - set(current))
     if missing:
         raise InvalidInput(f"current: column(s) {', '.join(missing)} are missing (reference has them)")
-    _check_options(list(reference), tests, thresholds, share)
+    check_options(list(reference), tests, thresholds, share)
     results = []
     for column in reference:
         numeric = is_numeric(reference[column])
@@ -194,7 +195,7 @@ def profile_report(
     if current.profile_id != profile.id:
         raise InvalidInput("current: this summary was made with another reference profile; summarise it with this one")
     tests, thresholds = dict(tests or {}), dict(thresholds or {})
-    _check_options(list(profile.columns), tests, thresholds, share)
+    check_options(list(profile.columns), tests, thresholds, share)
     results = []
     for column, column_profile in profile.columns.items():
         window = current.columns[column]

@@ -103,10 +103,51 @@ class _Tally:
 
 
 # --- inputs ----------------------------------------------------------------------------
+#
+# The common columns take a fast way: bool or 0/1 integer outcomes, and integer, bool or string
+# group labels, without missing values, as numpy arrays or pandas, polars or pyarrow columns. It
+# has no per-row Python step and no sort over the rows: labels become codes (integers offset by
+# their minimum, strings hashed by Arrow's dictionary_encode), and one np.bincount over
+# ``code * 4 + y_true * 2 + y_pred`` counts every group's confusion matrix at once. Everything
+# else (floats, lists of numbers, nulls, mixed types, bad values) goes the general way, which also
+# words every error.
+
+#: Integer labels are counted in one slot per value between their minimum and maximum (no sort),
+#: as long as that is at most this many slots more than there are rows; wider spans use np.unique.
+_SPARE_SLOTS = 1 << 16
+
+
+def _binary(values: Column) -> npt.NDArray[np.bool_] | None:
+    """A bool column, or an integer one whose min and max show it is 0/1, as booleans; else None.
+
+    Only numpy arrays and the pandas, polars and pyarrow columns numpy reads without a per-row
+    step; lists, floats and columns with nulls return None and go the general way.
+    """
+    module = type(values).__module__.split(".")[0]
+    if isinstance(values, np.ndarray):
+        array = values
+    elif module == "pandas" and isinstance(getattr(values, "dtype", None), np.dtype):
+        array = values.to_numpy()
+    elif module in ("polars", "pyarrow") and _is_column(values):
+        array = np.asarray(values)  # with nulls this is float (NaN) or object: the general way
+    else:
+        return None
+    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "biu":
+        return None
+    if array.dtype.kind == "b":
+        return array
+    if array.min() < 0 or array.max() > 1:
+        return None  # the general way names the other values
+    if array.dtype.itemsize == 1:
+        return array.view(np.bool_)  # 0/1 bytes already are booleans
+    return array.astype(np.bool_)
 
 
 def _outcomes(values: Column, *, name: str) -> npt.NDArray[np.bool_]:
     """0/1 (or False/True) labels as booleans."""
+    fast = _binary(values)
+    if fast is not None:
+        return fast
     array = as_float_array(values, name=name)
     missing = int(np.count_nonzero(np.isnan(array)))
     if missing:
@@ -139,39 +180,115 @@ def _columns(sensitive: Any) -> list[tuple[str, Column]]:
     return [("sensitive", sensitive)]
 
 
-def _plain(values: Column) -> npt.NDArray[Any] | None:
-    """A fast path: a column of labels all of one plain type (str, int or bool) as a native numpy array.
+@dataclass(frozen=True)
+class _Codes:
+    """A column of group labels as codes: row ``i`` is in group ``labels[codes[i]]``.
 
-    Such a column has no missing values, and numpy sorts it far faster than an object array.
+    The labels are distinct, but may be unsorted (unless ``ordered``) and some may have no rows:
+    the tally drops the empty ones and sorts the rest.
+    """
+
+    labels: npt.NDArray[Any]
+    codes: npt.NDArray[np.integer[Any]]
+    ordered: bool
+
+
+def _integer_codes(array: npt.NDArray[Any]) -> _Codes:
+    """Bool or integer labels: the value itself (less the minimum) is the code when the span is small."""
+    if array.dtype.kind == "b":
+        return _Codes(np.array([False, True]), array.view(np.uint8), ordered=True)
+    low, high = int(array.min()), int(array.max())
+    if high - low <= array.size + _SPARE_SLOTS and high <= np.iinfo(np.int64).max:
+        codes = array.astype(np.int64, copy=False) - low if low else array
+        return _Codes(np.arange(low, high + 1, dtype=np.int64), codes, ordered=True)
+    distinct, inverse = np.unique(array, return_inverse=True)
+    return _Codes(distinct, inverse.reshape(-1), ordered=True)
+
+
+def _fixed_width_codes(array: npt.NDArray[np.str_]) -> _Codes:
+    """numpy strings hashed as Arrow fixed-size binary (equal bytes are equal strings: numpy pads with NULs)."""
+    import pyarrow as pa  # here, so that importing the metrics does not import Arrow
+
+    array = np.ascontiguousarray(array)
+    width = array.dtype.itemsize
+    binary = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), array.size, [None, pa.py_buffer(array)])
+    encoded = binary.dictionary_encode()
+    distinct = encoded.dictionary
+    labels = np.frombuffer(
+        distinct.buffers()[1], dtype=array.dtype, count=len(distinct), offset=distinct.offset * width
+    )
+    return _Codes(labels, encoded.indices.to_numpy(), ordered=False)
+
+
+def _arrow_codes(array: Any) -> _Codes | None:
+    """An Arrow column of strings (plain or dictionary-encoded) without nulls, hashed by dictionary_encode."""
+    import pyarrow as pa
+
+    dictionary = pa.types.is_dictionary(array.type)
+    kind = array.type.value_type if dictionary else array.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
+        return None  # numbers go through numpy
+    if array.null_count:
+        return None  # the general way names the missing labels
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if dictionary:
+        distinct, indices = array.dictionary, array.indices
+        if distinct.null_count or len(distinct.unique()) != len(distinct):
+            return None
+    else:
+        encoded = array.dictionary_encode()
+        distinct, indices = encoded.dictionary, encoded.indices
+    return _Codes(distinct.to_numpy(zero_copy_only=False), indices.to_numpy(), ordered=False)
+
+
+def _plain_codes(values: Column) -> _Codes | None:
+    """A fast path: a column of labels all of one plain type (str, int or bool), which has no missing values.
+
     Anything else (floats, mixed types, None, NaN, nulls) returns None and goes the general way.
     """
+    import pyarrow as pa
+
+    module, kind = type(values).__module__.split(".")[0], type(values).__name__
     try:
+        if module == "pyarrow" and kind.endswith("Array"):
+            arrow = values
+        elif module == "polars" and kind == "Series":
+            arrow = values.to_arrow()
+        elif module == "pandas" and kind == "Series" and not isinstance(values.dtype, np.dtype):
+            arrow = pa.array(values)  # pandas' str, category and Arrow dtypes
+        elif isinstance(values, list | tuple) and values and type(values[0]) is str:
+            # Only when every item is a str: numpy would turn ["a", 1] into strings.
+            return _arrow_codes(pa.array(values, type=pa.string())) if set(map(type, values)) == {str} else None
+        else:
+            arrow = None
+        codes = None if arrow is None else _arrow_codes(arrow)
+        if codes is not None:
+            return codes
         array = np.asarray(values)  # lists and the numpy, pandas, polars and pyarrow columns
-    except (TypeError, ValueError):
+        if array.ndim != 1 or array.size == 0:
+            return None
+        if array.dtype.kind in "biu":
+            return _integer_codes(array)
+        if array.dtype.kind == "U":
+            plain = not isinstance(values, list | tuple) or set(map(type, values)) == {str}
+            return _fixed_width_codes(array) if plain else None
+        if array.dtype == object:
+            kinds = set(map(type, array))
+            if kinds == {str}:
+                return _arrow_codes(pa.array(array, type=pa.string()))
+            if kinds == {bool}:
+                return _integer_codes(array.astype(bool))
+    except (pa.ArrowException, TypeError, ValueError):  # such as a str Arrow cannot encode (a lone surrogate)
         return None
-    if array.ndim != 1 or array.size == 0:
-        return None
-    if array.dtype.kind in "biu":
-        return array
-    if array.dtype.kind == "U":
-        # A list such as ["a", 1] becomes strings in numpy: only trust it when every item is a str.
-        plain = not isinstance(values, list | tuple) or set(map(type, values)) == {str}
-        return array if plain else None
-    if array.dtype == object:
-        kinds = set(map(type, array))
-        if kinds == {str}:
-            return array.astype(str)
-        if kinds == {bool}:
-            return array.astype(bool)
     return None
 
 
-def _encode(values: Column, *, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
-    """The sorted distinct labels of one column, and each row's index into them."""
-    plain = _plain(values)
+def _encode(values: Column, *, name: str) -> _Codes:
+    """One column of group labels as codes (see :class:`_Codes`)."""
+    plain = _plain_codes(values)
     if plain is not None:
-        distinct, inverse = np.unique(plain, return_inverse=True)
-        return distinct, inverse.reshape(-1).astype(np.intp)
+        return plain
     labels = as_label_array(values, name=name)
     absent: npt.NDArray[np.bool_] = labels == None  # noqa: E711 (elementwise; as_label_array marks missing as None)
     missing = int(np.count_nonzero(absent))
@@ -187,30 +304,50 @@ def _encode(values: Column, *, name: str) -> tuple[npt.NDArray[Any], npt.NDArray
             f"{name}: the group labels cannot be compared with each other ({exc}); "
             "give labels of one kind (all strings, or all numbers)"
         ) from None
-    return distinct, inverse.reshape(-1).astype(np.intp)
+    return _Codes(distinct, inverse.reshape(-1), ordered=True)
 
 
-def _groups(sensitive: Any, rows: int) -> tuple[list[Any], npt.NDArray[np.intp]]:
-    """Sorted group labels (tuples when intersectional) and each row's group index."""
-    columns = _columns(sensitive)
-    encoded = []
-    for name, column in columns:
-        distinct, codes = _encode(column, name=name)
-        same_length(("y_true", np.empty(rows)), (name, codes))
-        encoded.append((distinct, codes))
-    if len(encoded) == 1:
-        distinct, codes = encoded[0]
-        return distinct.tolist(), codes
-    # Mixed-radix codes, compacted after each column so they never overflow; the components are
-    # sorted, so the combined codes sort the groups lexicographically by their tuple of labels.
-    combined = np.zeros(rows, dtype=np.int64)
-    first = np.zeros(0, dtype=np.intp)
-    for distinct, codes in encoded:
-        _, first, inverse = np.unique(combined * len(distinct) + codes, return_index=True, return_inverse=True)
-        combined = inverse.reshape(-1).astype(np.int64)
-    # A loop over the groups (one row of each), never over rows.
-    groups = [tuple(distinct[codes[row]] for distinct, codes in encoded) for row in first.tolist()]
-    return [tuple(v.item() if isinstance(v, np.generic) else v for v in g) for g in groups], combined.astype(np.intp)
+def _compact(column: _Codes) -> tuple[list[Any], npt.NDArray[np.intp]]:
+    """The labels that have rows, sorted, and each row's index into them."""
+    codes = column.codes.astype(np.intp, copy=False)  # np.bincount refuses uint64
+    used = np.flatnonzero(np.bincount(codes, minlength=len(column.labels)))
+    if not column.ordered:
+        used = used[np.argsort(column.labels[used], kind="stable")]
+    rank = np.zeros(len(column.labels), dtype=np.intp)
+    rank[used] = np.arange(used.size)
+    labels = [v.item() if isinstance(v, np.generic) else v for v in column.labels[used].tolist()]
+    return labels, rank[codes]
+
+
+def _groups(sensitive: Any, rows: int) -> _Codes:
+    """Each row's group: one column's labels, or tuples of labels when intersectional."""
+    columns = []
+    for name, column in _columns(sensitive):
+        encoded_column = _encode(column, name=name)
+        same_length(("y_true", np.empty(rows)), (name, encoded_column.codes))
+        columns.append(encoded_column)
+    if len(columns) == 1:
+        return columns[0]
+    # Each column's labels sorted, so mixed-radix codes sort the groups by their tuple of labels.
+    encoded = [_compact(column) for column in columns]
+    sizes = tuple(len(labels) for labels, _ in encoded)
+    if math.prod(sizes) <= rows + _SPARE_SLOTS:  # one slot per combination, as for integer labels
+        slots = np.ravel_multi_index(tuple(codes for _, codes in encoded), sizes)
+        used = np.flatnonzero(np.bincount(slots, minlength=math.prod(sizes)))
+        rank = np.zeros(math.prod(sizes), dtype=np.intp)
+        rank[used] = np.arange(used.size)
+        combined, picks = rank[slots], np.unravel_index(used, sizes)
+    else:  # compacted after each column, so the codes never overflow
+        combined = np.zeros(rows, dtype=np.intp)
+        first = np.zeros(0, dtype=np.intp)
+        for labels, codes in encoded:
+            _, first, inverse = np.unique(combined * len(labels) + codes, return_index=True, return_inverse=True)
+            combined = inverse.reshape(-1).astype(np.intp)
+        picks = tuple(codes[first] for _, codes in encoded)
+    groups = np.empty(len(picks[0]), dtype=object)  # filled one by one: tuples must stay tuples
+    for i, pick in enumerate(zip(*(p.tolist() for p in picks), strict=True)):  # a loop over the groups
+        groups[i] = tuple(labels[j] for (labels, _), j in zip(encoded, pick, strict=True))
+    return _Codes(groups, combined, ordered=True)
 
 
 def _tally(y_true: Column, y_pred: Column, sensitive: Any) -> _Tally:
@@ -219,13 +356,18 @@ def _tally(y_true: Column, y_pred: Column, sensitive: Any) -> _Tally:
     same_length(("y_true", true), ("y_pred", pred))
     if true.size == 0:
         raise InvalidInput("y_true: no values; fairness metrics need at least one (y_true, y_pred, sensitive) row")
-    groups, codes = _groups(sensitive, true.size)
-    k = len(groups)
-
-    def count(mask: npt.NDArray[np.bool_] | None = None) -> IntArray:
-        return np.bincount(codes if mask is None else codes[mask], minlength=k).astype(np.int64)
-
-    return _Tally(groups, count(), count(true), count(pred), count(true & pred))
+    groups = _groups(sensitive, true.size)
+    slots = len(groups.labels)
+    # One pass counts every cell: code * 4 + y_true * 2 + y_pred, in the narrowest integer that holds it.
+    cell = groups.codes.astype(np.uint8 if slots <= 64 else np.uint16 if slots <= 16384 else np.intp)
+    np.left_shift(cell, 2, out=cell)
+    np.bitwise_or(cell, (true.view(np.uint8) << 1) | pred.view(np.uint8), out=cell)
+    cells = np.bincount(cell, minlength=4 * slots).reshape(slots, 4).astype(np.int64)  # TN, FP, FN, TP
+    used = np.flatnonzero(cells.sum(axis=1))
+    if not groups.ordered:
+        used = used[np.argsort(groups.labels[used], kind="stable")]
+    tn, fp, fn, tp = cells[used].T
+    return _Tally(groups.labels[used].tolist(), tn + fp + fn + tp, fn + tp, fp + tp, tp)
 
 
 def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:

@@ -21,6 +21,7 @@ MODULES = (
     "charter.metrics.performance",
     "charter.metrics.estimate",
     "charter.metrics.anomaly",
+    "charter.metrics.quality",
 )
 
 

@@ -1,8 +1,10 @@
 """Tabular data sets: read CSV or Parquet into Arrow, describe the columns, check data quality.
 
 Registering a data set version reads its file (or a folder of Parquet files) once and records
-the row count, :func:`table_schema` and :func:`quality_report`. Every check is an Arrow
-compute kernel over whole columns, so a million-row table is checked in well under a second.
+the row count, :func:`table_schema` and :func:`quality_report`. Missing values, distinct
+counts, numeric text and duplicate rows are counted by the same kernels that check monitoring
+windows (:mod:`charter.metrics.quality`), over whole Arrow columns, never value by value in
+Python.
 
 Missing values: nulls, plus NaN in float columns and ``""`` in string columns (pyarrow's CSV
 reader keeps empty strings in string columns). Columns whose values Arrow cannot hash (lists,
@@ -13,24 +15,27 @@ compared for duplicates; the duplicates sentence then names them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from charter.errors import InvalidInput
+from charter.metrics.quality import distinct_count, duplicate_rows, is_number_text, missing_mask
+from charter.metrics.quality_report import format_share, format_value
+from charter.metrics.quality_values import read_table as read_columns
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
+#: Rows a batch when a file is read in batches (``iter_batches``).
+BATCH_ROWS = 65_536
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _KNOWN = "known formats: csv (.csv, .csv.gz, .tsv, .tsv.gz), parquet (.parquet, .pq, or a folder of them)"
-# An int or float: optional sign, digits with an optional point (or a leading point), optional exponent.
-_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 _ROW = re.compile(r"Row #(\d+): (.*)", re.DOTALL)
 
 
@@ -59,16 +64,93 @@ def read_table(path: Path, fmt: str | None = None) -> pa.Table:
     or '_'), in path order; they must all have the same columns. Hive partition keys in folder
     names are not turned into columns.
     """
-    fmt = detect_format(path) if fmt is None else fmt
-    if fmt not in FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r} ({_KNOWN})")
-    if not path.exists():
-        raise InvalidInput(f"{path}: no such file or folder")
+    fmt = _readable(path, fmt)
     table = _read_csv(path) if fmt == "csv" else _read_parquet(path)
     if table.num_columns == 0:
         raise InvalidInput(f"{path} is empty: it has no columns")
     _check_names(table, str(path))
     return table
+
+
+def _readable(path: Path, fmt: str | None) -> str:
+    """The file's format, once it is known to be a supported one and the path to exist."""
+    fmt = detect_format(path) if fmt is None else fmt
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r} ({_KNOWN})")
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or folder")
+    return fmt
+
+
+def count_rows(path: Path, fmt: str | None = None) -> int | None:
+    """The number of rows when the file says it without being read (Parquet), else None (CSV)."""
+    if _readable(path, fmt) != "parquet":
+        return None
+    try:
+        return sum(
+            int(pq.ParquetFile(file).metadata.num_rows) for file in (_parquet_files(path) if path.is_dir() else [path])
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise InvalidInput(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def iter_batches(path: Path, fmt: str | None = None, *, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Read a file (or Parquet folder) as record batches of about ``rows`` rows, never all at once.
+
+    Parquet batches keep the file's column types. A CSV file is read block by block, and
+    each column's type is inferred from the first block: a later value that does not fit
+    that type is an error naming the column (read such a file whole with ``read_table``, or
+    convert it to Parquet).
+    """
+    fmt = _readable(path, fmt)
+    first: pa.Schema | None = None
+    for batch in _csv_batches(path, rows) if fmt == "csv" else _parquet_batches(path, rows):
+        if first is None:
+            first = batch.schema
+            if not first.names:
+                raise InvalidInput(f"{path} is empty: it has no columns")
+            _check_names(pa.Table.from_batches([], schema=first), str(path))
+        yield batch
+
+
+def _csv_batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
+    tsv = path.name.lower().endswith((".tsv", ".tsv.gz"))
+    parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
+    read = pcsv.ReadOptions(block_size=max(rows * 64, 1 << 16))  # bytes: about ``rows`` rows of 64 bytes
+    try:
+        reader = pcsv.open_csv(path, parse_options=parse, read_options=read)
+        yield from reader
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    except pa.ArrowException as exc:
+        message = str(exc)
+        if message == "Empty CSV file":
+            raise InvalidInput(f"{path} is empty: it has no header line") from None
+        raise InvalidInput(
+            f"{path}: not readable as CSV in batches ({message}); a column's type comes from the first rows"
+        ) from None
+
+
+def _parquet_batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
+    files = _parquet_files(path) if path.is_dir() else [path]
+    if not files:
+        raise InvalidInput(f"{path} is a folder without .parquet or .pq files ({_KNOWN})")
+    first: pa.Schema | None = None
+    for file in files:
+        try:
+            reader = pq.ParquetFile(file)
+            schema = reader.schema_arrow
+            if first is not None and not schema.equals(first):
+                raise InvalidInput(
+                    f"{file}: its columns ({_describe(schema)}) differ from those of {files[0]} "
+                    f"({_describe(first)}); every file in a folder must have the same columns"
+                )
+            first = schema
+            yield from reader.iter_batches(batch_size=rows)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {file}: {exc}") from None
+        except pa.ArrowException as exc:
+            raise InvalidInput(f"{file}: not a readable Parquet file ({exc})") from None
 
 
 def table_schema(table: pa.Table) -> list[dict[str, str]]:
@@ -88,7 +170,7 @@ def sample_values(table: pa.Table, column: str, limit: int = 1000) -> list[objec
     if limit < 0:
         raise InvalidInput(f"limit must be 0 or more, not {limit}")
     values = _plain(table.column(column))
-    present = values.filter(pc.invert(_missing_mask(values)))
+    present = values.filter(pa.array(~missing_mask(values)))
     return list(present.slice(0, limit).to_pylist())
 
 
@@ -116,15 +198,12 @@ def quality_report(table: pa.Table, *, missing_threshold: float = 0.05) -> Quali
     rows = int(table.num_rows)
     columns: dict[str, dict[str, Any]] = {}
     issues: list[str] = []
-    not_comparable: list[str] = []
+    read = read_columns(table, name="the table")  # each column is read once for all the checks
     for name in table.column_names:
-        values = _plain(table.column(name))
-        missing_mask = _missing_mask(values)
-        missing = int(pc.sum(missing_mask).as_py() or 0)
-        present = values.filter(pc.invert(missing_mask))
-        distinct = _distinct(present)
-        if distinct is None:
-            not_comparable.append(name)
+        missing_values = missing_mask(read.read(name))
+        missing = int(missing_values.sum())
+        present = _plain(table.column(name)).filter(pa.array(~missing_values))
+        distinct = distinct_count(read.read(name))  # hashes the values once; duplicate_rows reuses the codes
         violations = _type_violations(present)
         constant = distinct == 1
         columns[name] = {
@@ -137,19 +216,19 @@ def quality_report(table: pa.Table, *, missing_threshold: float = 0.05) -> Quali
         if rows and missing == rows:
             issues.append(f"column {name!r} is entirely missing")
         elif missing and missing / rows > missing_threshold:
-            issues.append(f"column {name!r}: {_percent(missing / rows)} missing")
+            issues.append(f"column {name!r}: {format_share(missing / rows)} missing")
         if constant:
-            issues.append(f"column {name!r} is constant ({_show(present[0].as_py())})")
+            issues.append(f"column {name!r} is constant ({format_value(present[0].as_py())})")
         if violations:
             verb = "value is not a number" if violations == 1 else "values are not numbers"
             issues.append(f"column {name!r}: {violations} {verb} in a mostly numeric column")
-    keys = [name for name in table.column_names if name not in not_comparable]
-    distinct_rows = int(table.group_by(keys).aggregate([]).num_rows) if keys and rows else rows
-    duplicates = rows - distinct_rows
+    repeated = duplicate_rows(read)
+    duplicates = repeated.duplicates
     if duplicates:
         sentence = f"{duplicates} duplicate row{'' if duplicates == 1 else 's'}"
-        if not_comparable:
-            sentence += f" (not comparing {', '.join(map(repr, not_comparable))}: Arrow cannot compare their values)"
+        if repeated.not_compared:
+            shown = ", ".join(map(repr, repeated.not_compared))
+            sentence += f" (not comparing {shown}: Arrow cannot compare their values)"
         issues.append(sentence)
     return QualityReport(rows=rows, duplicate_rows=duplicates, columns=columns, issues=tuple(issues))
 
@@ -250,38 +329,10 @@ def _plain(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return values
 
 
-def _missing_mask(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    missing = pc.is_null(values, nan_is_null=True)
-    if _is_text(values.type):
-        missing = pc.or_kleene(missing, pc.equal(values, ""))
-    return missing
-
-
-def _distinct(present: pa.ChunkedArray) -> int | None:
-    if len(present) == 0:
-        return 0
-    try:
-        return int(pc.count_distinct(present).as_py())
-    except pa.ArrowNotImplementedError:
-        return None
-
-
 def _type_violations(present: pa.ChunkedArray) -> int:
     """Values that are not numbers, in a text column where at least 90% (but not all) are."""
     total = len(present)
     if not total or not _is_text(present.type):
         return 0
-    numbers = int(pc.sum(pc.match_substring_regex(present, _NUMBER)).as_py() or 0)
+    numbers = int(is_number_text(present).sum())
     return total - numbers if numbers < total and numbers * 10 >= total * 9 else 0
-
-
-def _percent(share: float) -> str:
-    text = f"{share:.1%}"
-    if text == "0.0%":
-        return "<0.1%"
-    return ">99.9%" if text == "100.0%" else text
-
-
-def _show(value: object) -> str:
-    text = repr(value) if isinstance(value, str | bytes) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
