@@ -441,3 +441,11 @@ def test_every_drift_kernel_is_registered_and_documented(monkeypatch: pytest.Mon
     reference, current = _numeric(1)
     normed = metrics["drift.wasserstein_normed"].function(reference, current)
     assert normed == drift.wasserstein(reference, current, normalised=True)
+
+
+@pytest.mark.parametrize("n", [10_001, 50_000, 400_000])
+def test_large_samples_take_the_limiting_ks_distribution(n: int) -> None:
+    for statistic in np.linspace(0.0, 12 / math.sqrt(n), 25):
+        ours = drift.ks_p_value(float(statistic), 2 * n, 2 * n)  # effective size n
+        assert abs(ours - stats.kstwo.sf(statistic, n)) <= 1.3e-3
+    assert drift.ks_p_value(0.2, 5000, 5000) == stats.kstwo.sf(0.2, 2500)  # scipy's own up to 10,000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from sklearn import metrics as skm
 from sklearn.metrics import precision_score
 
 from charter.errors import InvalidInput
@@ -647,3 +649,71 @@ def test_every_fairness_metric_is_registered_and_documented(monkeypatch: pytest.
         assert metric_id in (fairness.__doc__ or ""), f"{metric_id} is missing from the fairness module docstring"
         assert metric.function is getattr(fairness, metric_id.split(".")[1])
     assert "absolute value" in metrics["fairness.average_odds_difference"].summary
+
+
+# --- confusion counts: what a window keeps --------------------------------------------------
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1), st.sampled_from(["a", "b", "c"])), max_size=40), st.data()
+)
+def test_confusion_counts_merge_exactly_over_any_split(rows: list[tuple[int, int, str]], data: Any) -> None:
+    cut = data.draw(st.integers(0, len(rows)))
+
+    def counts(part: list[tuple[int, int, str]]) -> fairness.ConfusionCounts:
+        if not part:
+            return fairness.ConfusionCounts((), (), (), (), ())
+        true, pred, group = zip(*part, strict=True)
+        return fairness.confusion_counts(list(true), list(pred), sensitive=list(group))
+
+    whole = counts(rows)
+    assert counts(rows[:cut]).merge(counts(rows[cut:])) == whole
+    assert fairness.ConfusionCounts.from_dict(json.loads(json.dumps(whole.to_dict()))) == whole
+
+
+def test_metrics_from_counts_equal_the_kernels() -> None:
+    generator = np.random.default_rng(3)
+    y_true, y_pred = generator.integers(0, 2, 3000), generator.integers(0, 2, 3000)
+    sex, band = generator.choice(["F", "M"], 3000), generator.choice(["18-30", "31-60", "61+"], 3000)
+    for sensitive in (sex, [sex, band]):
+        counts = fairness.ConfusionCounts.from_dict(
+            json.loads(json.dumps(fairness.confusion_counts(y_true, y_pred, sensitive=sensitive).to_dict()))
+        )
+        assert counts.group_rates() == fairness.group_rates(y_true, y_pred, sensitive=sensitive)
+        for metric_id, metric in registry.all_metrics().items():
+            if not metric_id.startswith("fairness."):
+                continue
+            options = {"privileged": counts.groups[0]} if metric_id == "fairness.average_odds_difference" else {}
+            expected = (
+                metric.function(y_true, y_pred)
+                if metric_id == "fairness.theil_index"
+                else metric.function(y_true, y_pred, sensitive=sensitive, **options)
+            )
+            assert counts.metric(metric_id, **options) == pytest.approx(expected, abs=1e-12), metric_id
+    whole = fairness.confusion_counts(y_true, y_pred)
+    assert whole.groups == ("all",)
+    assert whole.performance() == pytest.approx(
+        {
+            "accuracy": skm.accuracy_score(y_true, y_pred),
+            "precision": skm.precision_score(y_true, y_pred),
+            "recall": skm.recall_score(y_true, y_pred),
+            "f1": skm.f1_score(y_true, y_pred),
+        },
+        abs=1e-12,
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"groups": ["a"]}, "not confusion counts"),
+        ({"groups": ["a"], "tn": [1], "fp": [1], "fn": [1], "tp": [1, 2]}, "not confusion counts"),
+        ({"groups": ["a"], "tn": [-1], "fp": [0], "fn": [0], "tp": [0]}, "a count is negative"),
+    ],
+)
+def test_bad_stored_counts_are_refused(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        fairness.ConfusionCounts.from_dict(data)
+    with pytest.raises(InvalidInput, match=r"no fairness metric 'fairness\.vibes'"):
+        fairness.confusion_counts([1], [1]).metric("fairness.vibes")

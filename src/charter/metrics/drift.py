@@ -208,8 +208,10 @@ def ks(reference: Column, current: Column) -> KsResult:
     The statistic is exact (the largest gap between the two empirical CDFs). The p-value is
     the asymptotic one, as ``scipy.stats.ks_2samp(..., method="asymp")`` gives it:
     ``scipy.stats.kstwo.sf(statistic, round(n * m / (n + m)))`` (scipy supplies the
-    Kolmogorov distribution). Note scipy's default ``method="auto"`` (and so Evidently)
-    uses the exact p-value up to 10,000 values per side; the two differ noticeably only for small samples.
+    Kolmogorov distribution), up to an effective size of 10,000; above, the limiting
+    distribution with Stephens' correction (:func:`ks_p_value`). Note scipy's default
+    ``method="auto"`` (and so Evidently) uses the exact p-value up to 10,000 values per side;
+    the two differ noticeably only for small samples.
     """
     ref = np.sort(_numbers(reference, name="reference"))
     cur = np.sort(_numbers(current, name="current"))
@@ -218,9 +220,30 @@ def ks(reference: Column, current: Column) -> KsResult:
     both = np.concatenate([ref, cur])
     gaps = np.searchsorted(ref, both, side="right") / ref.size - np.searchsorted(cur, both, side="right") / cur.size
     statistic = float(np.max(np.abs(gaps)))
-    effective_n = float(np.round(ref.size * cur.size / (ref.size + cur.size)))
-    p_value = float(np.clip(stats.kstwo.sf(statistic, effective_n), 0.0, 1.0))
-    return KsResult(statistic=statistic, p_value=p_value)
+    return KsResult(statistic=statistic, p_value=ks_p_value(statistic, ref.size, cur.size))
+
+
+#: Above this effective sample size the KS p-value comes from the limiting distribution (see ks_p_value).
+KS_EXACT_UP_TO = 10_000
+
+
+def ks_p_value(statistic: float, n: int, m: int) -> float:
+    """The asymptotic two-sided p-value of a two-sample KS statistic for samples of ``n`` and ``m`` values.
+
+    Up to an effective size ``round(n * m / (n + m))`` of 10,000 it is scipy's
+    ``kstwo.sf(statistic, effective size)``, as ``ks_2samp(method="asymp")`` computes it.
+    Above, scipy's evaluation can take a second per call (for statistics whose p-value is
+    small but not tiny), so the limiting Kolmogorov distribution is used with Stephens'
+    correction, ``kstwobign.sf(statistic * (sqrt(N) + 0.12 + 0.11 / sqrt(N)))``: it differs from
+    scipy's value by at most 1.3e-3 at N = 10,000, and by less as N grows.
+    """
+    effective_n = float(np.round(n * m / (n + m)))
+    if effective_n <= KS_EXACT_UP_TO:
+        p_value = stats.kstwo.sf(statistic, effective_n)
+    else:
+        root = math.sqrt(effective_n)
+        p_value = stats.kstwobign.sf(statistic * (root + 0.12 + 0.11 / root))
+    return float(np.clip(p_value, 0.0, 1.0))
 
 
 def wasserstein(reference: Column, current: Column, *, normalised: bool = False) -> float:

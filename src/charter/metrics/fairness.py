@@ -40,6 +40,7 @@ Registered ids and default thresholds:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,17 +79,100 @@ class GroupRates:
 
 
 @dataclass(frozen=True)
-class _Tally:
-    """Per-group counts, groups in sorted order."""
+class ConfusionCounts:
+    """Each group's confusion matrix, groups sorted by label: what a window of decisions keeps.
 
-    groups: list[Any]
-    count: IntArray
-    positives: IntArray  # y_true == 1
-    predicted: IntArray  # y_pred == 1
-    tp: IntArray  # true positives
+    Counts add up, so the counts of two windows merge exactly (:meth:`merge`), and every
+    fairness metric and the binary performance metrics follow from them (:meth:`metric`,
+    :meth:`group_rates`, :meth:`performance`). ``to_dict`` / ``from_dict`` round-trip them
+    through JSON (intersectional labels become lists there and tuples again).
+    """
+
+    groups: tuple[Any, ...]
+    tn: tuple[int, ...]
+    fp: tuple[int, ...]
+    fn: tuple[int, ...]
+    tp: tuple[int, ...]
+
+    @functools.cached_property
+    def _arrays(self) -> dict[str, IntArray]:
+        tn, fp, fn, tp = (np.asarray(v, dtype=np.int64) for v in (self.tn, self.fp, self.fn, self.tp))
+        return {"count": tn + fp + fn + tp, "positives": fn + tp, "predicted": fp + tp, "true_positives": tp}
+
+    @property
+    def count(self) -> IntArray:
+        return self._arrays["count"]
+
+    @property
+    def positives(self) -> IntArray:
+        """Rows with y_true == 1, per group."""
+        return self._arrays["positives"]
+
+    @property
+    def predicted(self) -> IntArray:
+        """Rows with y_pred == 1, per group."""
+        return self._arrays["predicted"]
+
+    @property
+    def true_positives(self) -> IntArray:
+        return self._arrays["true_positives"]
+
+    def merge(self, other: ConfusionCounts) -> ConfusionCounts:
+        cells: dict[Any, list[int]] = {}
+        for counts in (self, other):
+            for group, *row in zip(counts.groups, counts.tn, counts.fp, counts.fn, counts.tp, strict=True):
+                total = cells.setdefault(group, [0, 0, 0, 0])
+                for i, n in enumerate(row):
+                    total[i] += int(n)
+        return _from_cells(cells)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "groups": [list(g) if isinstance(g, tuple) else g for g in self.groups],
+            "tn": list(self.tn),
+            "fp": list(self.fp),
+            "fn": list(self.fn),
+            "tp": list(self.tp),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConfusionCounts:
+        try:
+            groups = [tuple(g) if isinstance(g, list) else g for g in data["groups"]]
+            rows = zip(groups, data["tn"], data["fp"], data["fn"], data["tp"], strict=True)
+            cells = {group: [int(n) for n in row] for group, *row in rows}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"not confusion counts: {exc!r}") from None
+        if any(n < 0 for row in cells.values() for n in row):
+            raise InvalidInput("not confusion counts: a count is negative")
+        return _from_cells(cells)
+
+    def group_rates(self, *, min_group_size: int = 30) -> list[GroupRates]:
+        """Each group's count and rates, as :func:`group_rates` gives them."""
+        return _group_rates(self, min_group_size)
+
+    def metric(self, metric_id: str, **options: Any) -> float:
+        """A registered fairness metric (``fairness.demographic_parity_ratio``) from these counts.
+
+        ``privileged=`` for the metrics that take it. The Theil index pools every group.
+        """
+        if metric_id not in _FROM_COUNTS:
+            raise InvalidInput(f"no fairness metric {metric_id!r} (metrics: {', '.join(_FROM_COUNTS)})")
+        return _FROM_COUNTS[metric_id](self, **options)
+
+    def performance(self) -> dict[str, float]:
+        """Accuracy, precision, recall and F1 over every group (scikit-learn's binary, zero_division=0)."""
+        tp, fp, fn, tn = (float(sum(v)) for v in (self.tp, self.fp, self.fn, self.tn))
+        total = tp + fp + fn + tn
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+        return {"accuracy": (tp + tn) / total if total else 0.0, "precision": precision, "recall": recall, "f1": f1}
 
     def rates(self) -> dict[str, FloatArray]:
-        count, pos, pred, tp = (a.astype(np.float64) for a in (self.count, self.positives, self.predicted, self.tp))
+        count, pos, pred, tp = (
+            a.astype(np.float64) for a in (self.count, self.positives, self.predicted, self.true_positives)
+        )
         neg = count - pos
         fp, fn = pred - tp, pos - tp
         return {
@@ -350,7 +434,25 @@ def _groups(sensitive: Any, rows: int) -> _Codes:
     return _Codes(groups, combined, ordered=True)
 
 
-def _tally(y_true: Column, y_pred: Column, sensitive: Any) -> _Tally:
+def _from_cells(cells: dict[Any, list[int]]) -> ConfusionCounts:
+    """Counts from ``{group: [tn, fp, fn, tp]}``, groups sorted by label (by their repr if labels do not compare)."""
+    try:
+        groups = sorted(cells)
+    except TypeError:
+        groups = sorted(cells, key=repr)
+    tn, fp, fn, tp = (tuple(cells[g][i] for g in groups) for i in range(4))
+    return ConfusionCounts(tuple(groups), tn, fp, fn, tp)
+
+
+def confusion_counts(y_true: Column, y_pred: Column, *, sensitive: Any = None) -> ConfusionCounts:
+    """Each group's confusion matrix; with ``sensitive=None``, one group ``"all"``."""
+    if sensitive is None:
+        whole = _tally(y_true, y_pred, np.zeros(len(_outcomes(y_true, name="y_true")), dtype=np.int8))
+        return ConfusionCounts(("all",), whole.tn, whole.fp, whole.fn, whole.tp)
+    return _tally(y_true, y_pred, sensitive)
+
+
+def _tally(y_true: Column, y_pred: Column, sensitive: Any) -> ConfusionCounts:
     true = _outcomes(y_true, name="y_true")
     pred = _outcomes(y_pred, name="y_pred")
     same_length(("y_true", true), ("y_pred", pred))
@@ -366,8 +468,8 @@ def _tally(y_true: Column, y_pred: Column, sensitive: Any) -> _Tally:
     used = np.flatnonzero(cells.sum(axis=1))
     if not groups.ordered:
         used = used[np.argsort(groups.labels[used], kind="stable")]
-    tn, fp, fn, tp = cells[used].T
-    return _Tally(groups.labels[used].tolist(), tn + fp + fn + tp, fn + tp, fp + tp, tp)
+    tn, fp, fn, tp = (tuple(column.tolist()) for column in cells[used].T)
+    return ConfusionCounts(tuple(groups.labels[used].tolist()), tn, fp, fn, tp)
 
 
 def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
@@ -394,7 +496,7 @@ def _wilson(successes: FloatArray, trials: FloatArray, z: float = Z_95) -> tuple
     return np.minimum(np.clip(centre - half, 0.0, 1.0), p), np.maximum(np.clip(centre + half, 0.0, 1.0), p)
 
 
-def _privileged_split(tally: _Tally, privileged: Any) -> tuple[int, npt.NDArray[np.bool_]]:
+def _privileged_split(tally: ConfusionCounts, privileged: Any) -> tuple[int, npt.NDArray[np.bool_]]:
     """The privileged group's index, and a mask of the other groups (pooled as unprivileged)."""
     wanted = tuple(privileged) if isinstance(privileged, list) else privileged
     hits = [i for i, group in enumerate(tally.groups) if group == wanted]  # a loop over the groups
@@ -419,9 +521,12 @@ def group_rates(y_true: Column, y_pred: Column, *, sensitive: Any, min_group_siz
 
     ``too_small`` flags groups with fewer than ``min_group_size`` rows, whose rates are noisy.
     """
+    return _group_rates(_tally(y_true, y_pred, sensitive), min_group_size)
+
+
+def _group_rates(tally: ConfusionCounts, min_group_size: int) -> list[GroupRates]:
     if isinstance(min_group_size, bool) or not isinstance(min_group_size, int | np.integer) or min_group_size < 0:
         raise InvalidInput(f"min_group_size: must be a whole number of at least 0, got {min_group_size!r}")
-    tally = _tally(y_true, y_pred, sensitive)
     rates = {name: values.tolist() for name, values in tally.rates().items()}
     low, high = _wilson(tally.predicted.astype(np.float64), tally.count.astype(np.float64))
     counts = tally.count.tolist()
@@ -442,12 +547,12 @@ def group_rates(y_true: Column, y_pred: Column, *, sensitive: Any, min_group_siz
 
 def demographic_parity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
     """Highest minus lowest selection rate (share predicted positive) over the groups."""
-    return _difference(_tally(y_true, y_pred, sensitive).rates()["selection_rate"])
+    return _dp_difference(_tally(y_true, y_pred, sensitive))
 
 
 def demographic_parity_ratio(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
     """Lowest over highest selection rate, in [0, 1] (1.0 when no group has any positive prediction)."""
-    return _min_over_max(_tally(y_true, y_pred, sensitive).rates()["selection_rate"])
+    return _dp_ratio(_tally(y_true, y_pred, sensitive))
 
 
 def disparate_impact(y_true: Column, y_pred: Column, *, sensitive: Any, privileged: Any = None) -> float:
@@ -459,32 +564,22 @@ def disparate_impact(y_true: Column, y_pred: Column, *, sensitive: Any, privileg
     unprivileged group is favoured); it is 1.0 when neither side has a positive prediction and
     ``math.inf`` when only the unprivileged side has.
     """
-    tally = _tally(y_true, y_pred, sensitive)
-    if privileged is None:
-        return _min_over_max(tally.rates()["selection_rate"])
-    index, others = _privileged_split(tally, privileged)
-    unprivileged = tally.predicted[others].sum() / tally.count[others].sum()
-    favoured = tally.predicted[index] / tally.count[index]
-    if favoured == 0:
-        return 1.0 if unprivileged == 0 else math.inf
-    return float(unprivileged / favoured)
+    return _disparate_impact(_tally(y_true, y_pred, sensitive), privileged=privileged)
 
 
 def equalized_odds_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
     """The larger of the TPR difference and the FPR difference over the groups (fairlearn's ``worst_case``)."""
-    rates = _tally(y_true, y_pred, sensitive).rates()
-    return max(_difference(rates["tpr"]), _difference(rates["fpr"]))
+    return _eo_difference(_tally(y_true, y_pred, sensitive))
 
 
 def equalized_odds_ratio(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
     """The smaller of the TPR ratio and the FPR ratio (lowest over highest), in [0, 1]."""
-    rates = _tally(y_true, y_pred, sensitive).rates()
-    return min(_min_over_max(rates["tpr"]), _min_over_max(rates["fpr"]))
+    return _eo_ratio(_tally(y_true, y_pred, sensitive))
 
 
 def equal_opportunity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
     """Highest minus lowest true positive rate over the groups."""
-    return _difference(_tally(y_true, y_pred, sensitive).rates()["tpr"])
+    return _eop_difference(_tally(y_true, y_pred, sensitive))
 
 
 def average_odds_difference(y_true: Column, y_pred: Column, *, sensitive: Any, privileged: Any) -> float:
@@ -493,11 +588,57 @@ def average_odds_difference(y_true: Column, y_pred: Column, *, sensitive: Any, p
     Every row outside the ``privileged`` group is pooled into the unprivileged group (with two
     groups, the other group). Negative when the privileged group gets more positive predictions.
     """
-    tally = _tally(y_true, y_pred, sensitive)
+    return _average_odds(_tally(y_true, y_pred, sensitive), privileged=privileged)
+
+
+def predictive_parity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
+    """Highest minus lowest precision over the groups (a group with no positive prediction has precision 0.0)."""
+    return _pp_difference(_tally(y_true, y_pred, sensitive))
+
+
+def _dp_difference(tally: ConfusionCounts) -> float:
+    return _difference(tally.rates()["selection_rate"])
+
+
+def _dp_ratio(tally: ConfusionCounts) -> float:
+    return _min_over_max(tally.rates()["selection_rate"])
+
+
+def _disparate_impact(tally: ConfusionCounts, *, privileged: Any = None) -> float:
+    if privileged is None:
+        return _dp_ratio(tally)
     index, others = _privileged_split(tally, privileged)
+    unprivileged = tally.predicted[others].sum() / tally.count[others].sum()
+    favoured = tally.predicted[index] / tally.count[index]
+    if favoured == 0:
+        return 1.0 if unprivileged == 0 else math.inf
+    return float(unprivileged / favoured)
+
+
+def _eo_difference(tally: ConfusionCounts) -> float:
+    rates = tally.rates()
+    return max(_difference(rates["tpr"]), _difference(rates["fpr"]))
+
+
+def _eo_ratio(tally: ConfusionCounts) -> float:
+    rates = tally.rates()
+    return min(_min_over_max(rates["tpr"]), _min_over_max(rates["fpr"]))
+
+
+def _eop_difference(tally: ConfusionCounts) -> float:
+    return _difference(tally.rates()["tpr"])
+
+
+def _pp_difference(tally: ConfusionCounts) -> float:
+    return _difference(tally.rates()["precision"])
+
+
+def _average_odds(tally: ConfusionCounts, *, privileged: Any) -> float:
+    index, others = _privileged_split(tally, privileged)
+    arrays = (tally.count, tally.positives, tally.predicted, tally.true_positives)
 
     def tpr_fpr(mask: npt.NDArray[np.bool_]) -> tuple[float, float]:
-        count, pos, pred, tp = (float(a[mask].sum()) for a in (tally.count, tally.positives, tally.predicted, tally.tp))
+        count, pos, pred, tp = (float(a[mask].sum()) for a in arrays)
         neg = count - pos
         return (tp / pos if pos > 0 else 0.0), ((pred - tp) / neg if neg > 0 else 0.0)
 
@@ -506,11 +647,6 @@ def average_odds_difference(y_true: Column, y_pred: Column, *, sensitive: Any, p
     tpr_p, fpr_p = tpr_fpr(only)
     tpr_u, fpr_u = tpr_fpr(others)
     return ((fpr_u - fpr_p) + (tpr_u - tpr_p)) / 2
-
-
-def predictive_parity_difference(y_true: Column, y_pred: Column, *, sensitive: Any) -> float:
-    """Highest minus lowest precision over the groups (a group with no positive prediction has precision 0.0)."""
-    return _difference(_tally(y_true, y_pred, sensitive).rates()["precision"])
 
 
 # --- individual ------------------------------------------------------------------------
@@ -522,20 +658,38 @@ def theil_index(y_true: Column, y_pred: Column) -> float:
     Benefit is 0 for a false negative, 1 for a correct prediction and 2 for a false positive;
     with ``mu`` their mean, the index is ``mean((b / mu) * ln(b / mu))`` with ``0 * ln 0 = 0``.
     It is 0.0 when everyone gets the same benefit (including when every row is a false negative,
-    where ``mu = 0`` and AIF360 returns NaN) and at most ``ln(n)``.
+    where ``mu = 0`` and AIF360 returns NaN) and at most ``ln(n)``. The benefits take three
+    values only, so the index follows from the confusion counts.
     """
     true = _outcomes(y_true, name="y_true")
     pred = _outcomes(y_pred, name="y_pred")
     same_length(("y_true", true), ("y_pred", pred))
     if true.size == 0:
         raise InvalidInput("y_true: no values; the Theil index needs at least one (y_true, y_pred) pair")
-    benefit = pred.astype(np.float64) - true + 1
-    mu = benefit.mean()
+    return _theil(confusion_counts(true, pred))
+
+
+def _theil(tally: ConfusionCounts) -> float:
+    tn, fp, fn, tp = (sum(v) for v in (tally.tn, tally.fp, tally.fn, tally.tp))
+    rows = tn + fp + fn + tp
+    mu = (tn + tp + 2 * fp) / rows
     if mu == 0:
         return 0.0
-    share = benefit / mu
-    logs = np.log(share, out=np.zeros_like(share), where=benefit > 0)
-    return float(np.mean(share * logs))
+    one, two = 1 / mu, 2 / mu  # the benefit of a correct prediction and of a false positive, over mu
+    return float(((tn + tp) * one * math.log(one) + fp * two * math.log(two)) / rows)
+
+
+_FROM_COUNTS: dict[str, Callable[..., float]] = {
+    "fairness.demographic_parity_difference": _dp_difference,
+    "fairness.demographic_parity_ratio": _dp_ratio,
+    "fairness.disparate_impact": _disparate_impact,
+    "fairness.equalized_odds_difference": _eo_difference,
+    "fairness.equalized_odds_ratio": _eo_ratio,
+    "fairness.equal_opportunity_difference": _eop_difference,
+    "fairness.average_odds_difference": _average_odds,
+    "fairness.predictive_parity_difference": _pp_difference,
+    "fairness.theil_index": _theil,
+}
 
 
 # --- registration ----------------------------------------------------------------------

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from charter.errors import InvalidInput
 from charter.metrics import drift
@@ -72,8 +71,7 @@ def ks(profile: NumericProfile, current: NumericSummary) -> tuple[KsResult, floa
     inside = slice(0, None, 2)  # the cells between edges
     hidden = np.where((r[inside] > 0) & (c[inside] > 0), np.maximum(r[inside], c[inside]), 0.0)
     bound = float(hidden.max())
-    p_value = float(np.clip(stats.kstwo.sf(statistic, float(np.round(n * m / (n + m)))), 0.0, 1.0))
-    return KsResult(statistic=statistic, p_value=p_value), bound
+    return KsResult(statistic=statistic, p_value=drift.ks_p_value(statistic, n, m)), bound
 
 
 def wasserstein(profile: NumericProfile, current: NumericSummary, *, normalised: bool = False) -> tuple[float, float]:
