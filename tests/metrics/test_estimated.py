@@ -446,7 +446,7 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], str]] = [
     (
         "calibrate-labels",
         lambda: est.calibrate([0.2, 0.6, 0.9], [0, 2, 1]),
-        "reference_labels: expected binary labels 0 and 1, got 2",
+        "reference_labels: expected binary labels 0 and 1 (or False and True), got 2",
     ),
     (
         "calibrate-missing-label",

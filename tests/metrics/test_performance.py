@@ -231,7 +231,11 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], str]] = [
     ),
     ("single-class", lambda: perf.roc_auc([1, 1, 1], [0.2, 0.4, 0.9]), "roc_auc needs both classes in y_true"),
     ("no-positive", lambda: perf.pr_auc([0, 0], [0.2, 0.4]), "pr_auc needs at least one positive (1) in y_true"),
-    ("not-binary", lambda: perf.brier([0, 2, 1, 3], [0.1] * 4), "y_true: expected binary labels 0 and 1, got 2, 3"),
+    (
+        "not-binary",
+        lambda: perf.brier([0, 2, 1, 3], [0.1] * 4),
+        "y_true: expected binary labels 0 and 1 (or False and True), got 2, 3",
+    ),
     (
         "not-probability",
         lambda: perf.expected_calibration_error([0, 1], [-0.5, 1.5]),

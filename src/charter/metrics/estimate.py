@@ -61,7 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from charter.errors import InvalidInput
-from charter.metrics.inputs import FloatArray, as_float_array, same_length
+from charter.metrics.inputs import FloatArray, as_float_array, check_binary, same_length
 from charter.metrics.registry import register
 
 BoolArray = npt.NDArray[np.bool_]
@@ -214,17 +214,7 @@ def calibrate(reference_scores: Any, reference_labels: Any) -> Calibrator:
     labels = as_float_array(reference_labels, name="reference_labels")
     same_length(("reference_scores", scores), ("reference_labels", labels))
     scores = _scores(scores, name="reference_scores")
-    missing = int(np.count_nonzero(np.isnan(labels)))
-    if missing:
-        raise InvalidInput(
-            f"reference_labels: {missing:,} missing value(s) (NaN or null); calibration needs a label for every "
-            "score, so drop those rows first"
-        )
-    other = np.unique(labels[(labels != 0) & (labels != 1)])
-    if other.size:
-        raise InvalidInput(
-            f"reference_labels: expected binary labels 0 and 1, got {', '.join(f'{v:g}' for v in other[:5])}"
-        )
+    check_binary(labels, name="reference_labels", missing_reason="calibration needs a label for every score")
     if labels.min() == labels.max():
         raise InvalidInput(
             f"reference_labels: every label is {labels[0]:g}; calibrate needs both classes (0 and 1) in the reference"

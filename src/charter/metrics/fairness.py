@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from charter.errors import InvalidInput
-from charter.metrics.inputs import FloatArray, as_float_array, as_label_array, same_length
+from charter.metrics.inputs import FloatArray, as_float_array, as_label_array, check_binary, same_length
 from charter.metrics.registry import Direction, register
 
 #: A column of values: list, numpy array, pandas Series, polars Series or pyarrow Array.
@@ -233,16 +233,7 @@ def _outcomes(values: Column, *, name: str) -> npt.NDArray[np.bool_]:
     if fast is not None:
         return fast
     array = as_float_array(values, name=name)
-    missing = int(np.count_nonzero(np.isnan(array)))
-    if missing:
-        raise InvalidInput(
-            f"{name}: {missing:,} missing value(s) (NaN or null); fairness metrics need complete rows, "
-            "so drop those rows first"
-        )
-    other = np.unique(array[(array != 0) & (array != 1)])
-    if other.size:
-        shown = ", ".join(f"{v:g}" for v in other[:5]) + (", ..." if other.size > 5 else "")
-        raise InvalidInput(f"{name}: expected binary labels 0 and 1 (or False and True), got {shown}")
+    check_binary(array, name=name, missing_reason="fairness metrics need complete rows")
     positive: npt.NDArray[np.bool_] = array == 1
     return positive
 

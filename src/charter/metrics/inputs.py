@@ -82,6 +82,24 @@ def is_numeric(values: Any) -> bool:
     return not (len(array) and np.isnan(array).all())
 
 
+def check_binary(array: FloatArray, *, name: str, missing_reason: str | None = None) -> None:
+    """Refuse values other than 0 and 1 (or False and True) in a column of labels.
+
+    With ``missing_reason`` (why every row needs a label), missing values (NaN) are refused
+    first, with that reason.
+    """
+    if missing_reason is not None:
+        missing = int(np.count_nonzero(np.isnan(array)))
+        if missing:
+            raise InvalidInput(
+                f"{name}: {missing:,} missing value(s) (NaN or null); {missing_reason}, so drop those rows first"
+            )
+    other = np.unique(array[(array != 0) & (array != 1)])
+    if other.size:
+        shown = ", ".join(f"{v:g}" for v in other[:5]) + (", ..." if other.size > 5 else "")
+        raise InvalidInput(f"{name}: expected binary labels 0 and 1 (or False and True), got {shown}")
+
+
 def finite(values: FloatArray) -> FloatArray:
     """The finite values only (NaN and infinities dropped)."""
     return values[np.isfinite(values)]

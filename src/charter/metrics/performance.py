@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from charter.errors import InvalidInput
-from charter.metrics.inputs import FloatArray, as_float_array, as_label_array, same_length
+from charter.metrics.inputs import FloatArray, as_float_array, as_label_array, check_binary, same_length
 from charter.metrics.registry import register
 
 Average = Literal["binary", "macro", "micro", "weighted"]
@@ -68,9 +68,7 @@ def _floats(y_true: Any, y_pred: Any, *, pred_name: str) -> tuple[FloatArray, Fl
 def _binary(y_true: Any, y_pred: Any, *, pred_name: str, probabilities: bool) -> tuple[FloatArray, FloatArray]:
     """0/1 labels and scores (or probabilities of the positive class, checked to lie in [0, 1])."""
     true, pred = _floats(y_true, y_pred, pred_name=pred_name)
-    other = np.unique(true[(true != 0) & (true != 1)])
-    if other.size:
-        raise InvalidInput(f"y_true: expected binary labels 0 and 1, got {', '.join(f'{v:g}' for v in other[:5])}")
+    check_binary(true, name="y_true")
     if probabilities and (pred.min() < 0 or pred.max() > 1):
         raise InvalidInput(
             f"{pred_name}: probabilities must be between 0 and 1, got values from {pred.min():g} to {pred.max():g}"
