@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from charter.cli.output import print_json, print_json_line, progress, stdout, time_option
 from charter.cli.state import open_context, settings
+
+if TYPE_CHECKING:
+    from charter.services.lake import LakeReport
 
 app = typer.Typer(no_args_is_help=True, help="Verify, read and export the audit ledger; sign checkpoints.")
 
@@ -50,23 +53,36 @@ def verify(
             dir_okay=False,
         ),
     ] = None,
+    lake: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lake",
+            help="Also verify this model's decision lake against the batches anchored on the ledger (repeatable).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Check every entry's hash and link, the recorded head and every signed checkpoint.
 
     Exits 0 when the ledger is intact, 1 when anything was altered, and names the first
     bad entry and what is wrong with it (edited, missing, inserted, reordered, ...).
+    With ``--lake MODEL``, the model's decision lake is checked too, and every changed,
+    removed or added row is named.
     """
+    from charter.errors import InvalidInput
     from charter.services import audit
 
+    if lake and file is not None:
+        raise InvalidInput("--lake checks the home's lake against its database; it cannot be used with --file")
     if file is not None:
         with progress("Verifying export", None) as tick:
             report = audit.verify_export(file, public_key=public_key, settings=settings(ctx), progress=tick, held=held)
     else:
         with open_context(ctx) as context, progress("Verifying ledger", audit.ledger_size(context)) as tick:
             report = audit.verify_ledger(context, public_key=public_key, progress=tick, held=held)
+    lakes = _verify_lakes(ctx, lake or [], file)
     if json_output:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "lakes": [r.to_dict() for r in lakes]} if lake else report.to_dict())
     else:
         out = stdout()
         if report.ok:
@@ -80,8 +96,33 @@ def verify(
             out.print(f"Ledger NOT intact: {first.kind}{where}: {first.message}", markup=False)
             for problem in report.problems[1:]:
                 out.print(f"  also {problem.kind}: {problem.message}", markup=False)
-    if not report.ok:
+        for checked in lakes:
+            _print_lake(checked)
+    if not report.ok or not all(checked.ok for checked in lakes):
         raise typer.Exit(1)
+
+
+def _verify_lakes(ctx: typer.Context, models: list[str], file: Path | None) -> list[LakeReport]:
+    if not models or file is not None:
+        return []
+    from charter.services.lake import verify_lake
+
+    with open_context(ctx) as context:
+        return [verify_lake(context, model) for model in models]
+
+
+def _print_lake(report: LakeReport) -> None:
+    out = stdout()
+    counts = f"{_count(report.batches, 'batch', 'batches')}, {_count(report.rows, 'row', 'rows')}"
+    if report.ok:
+        out.print(f"Lake {report.model} intact: {counts}, {report.erased} erased by record", markup=False)
+        return
+    out.print(f"Lake {report.model} NOT intact ({counts}):", markup=False)
+    for problem in report.problems[:50]:
+        row = f" row {problem.decision_id}" if problem.decision_id else ""
+        out.print(f"  {problem.kind}: {problem.table}{row} (batch {problem.batch}): {problem.detail}", markup=False)
+    if len(report.problems) > 50:
+        out.print(f"  ... and {len(report.problems) - 50} more (--json lists them all)", markup=False)
 
 
 @app.command()

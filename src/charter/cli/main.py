@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from charter.cli import aliases, audit, datasets, db, imports, lineage, metrics, models
+from charter.cli import aliases, audit, datasets, db, imports, lake, lineage, metrics, models
 from charter.cli.apply import apply_command, diff_command
 from charter.cli.output import error_line, print_json, stdout
 from charter.cli.state import CliState, settings
@@ -74,6 +74,8 @@ app.add_typer(lineage.app, name="lineage")
 app.add_typer(imports.app, name="import")
 app.add_typer(metrics.app, name="metrics")
 app.command("drift")(metrics.drift_command)
+app.add_typer(lake.app, name="lake")
+app.command("erase")(lake.erase_command)
 app.command("apply")(apply_command)
 app.command("diff")(diff_command)
 

@@ -23,6 +23,7 @@ from charter.errors import InvalidInput
 DECISION_ID = "decision_id"
 TS = "ts"
 PREDICTION = "prediction"
+SUBJECT_ID = "subject_id"
 LABEL = "label"
 BATCH = "_batch"
 ROW_HASH = "_row_hash"

@@ -1,0 +1,149 @@
+"""The decision lake's Delta tables: batches with row hashes, idempotent retries, windows, evolution, deletion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from charter.errors import InvalidInput, NotFound
+from charter.ids import new_id
+from charter.lake.rowhash import row_hashes
+from charter.lake.schema import TIMESTAMP
+from charter.lake.table import DecisionLake
+
+START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+def decisions(
+    rows: int, *, hour: int = 0, version: int = 1, alias: str | None = "prod", extra: bool = False
+) -> pa.Table:
+    rng = np.random.default_rng(rows + hour)
+    columns = {
+        "decision_id": [new_id() for _ in range(rows)],
+        "ts": pa.array([START + dt.timedelta(hours=hour, seconds=i) for i in range(rows)], type=TIMESTAMP),
+        "model_version": pa.array([version] * rows, type=pa.int64()),
+        "alias": pa.array([alias] * rows, type=pa.string()),
+        "registered": pa.array([True] * rows),
+        "subject_id": pa.array([f"s{i % 3}" for i in range(rows)]),
+        "age": rng.integers(18, 90, rows),
+        "income": rng.normal(50_000, 10_000, rows),
+        "prediction": rng.integers(0, 2, rows),
+        "score": rng.random(rows),
+    }
+    if extra:
+        columns["tenure"] = rng.integers(0, 30, rows)
+    return pa.table(columns)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> DecisionLake:
+    return DecisionLake(tmp_path / "lake")
+
+
+def test_a_batch_is_written_once_with_its_hashes(lake: DecisionLake) -> None:
+    batch = decisions(50)
+    commit = lake.append("credit-risk", "decisions", batch, batch_id="b1")
+    assert (commit.rows, commit.written, commit.version) == (50, True, 0)
+    again = lake.append("credit-risk", "decisions", batch, batch_id="b1")
+    assert not again.written and again.root == commit.root and again.version == 0
+    stored = lake.read_table("credit-risk")
+    assert stored.num_rows == 50
+    assert stored.column("_batch").to_pylist() == ["b1"] * 50
+    assert stored.column("_row_hash").to_pylist() == row_hashes(batch).to_pylist()
+    manifest = lake.read_manifest("credit-risk", "decisions", "b1")
+    assert manifest is not None and manifest[1].num_rows == 50
+    assert lake.models() == ["credit-risk"]
+
+
+def test_windows_select_time_versions_alias_and_columns(lake: DecisionLake) -> None:
+    lake.append("m", "decisions", decisions(10, hour=0, version=1), batch_id="a")
+    lake.append("m", "decisions", decisions(10, hour=5, version=2, alias="shadow"), batch_id="b")
+    window = lake.read_table("m", start=START + dt.timedelta(hours=4), end=START + dt.timedelta(hours=6))
+    assert window.num_rows == 10 and set(window.column("model_version").to_pylist()) == {2}
+    assert lake.read_table("m", versions=[1]).num_rows == 10
+    assert lake.read_table("m", alias="shadow", columns=["decision_id", "age"]).column_names == ["decision_id", "age"]
+    with pytest.raises(InvalidInput, match=r"columns: nope not in the decisions of 'm'"):
+        lake.read_table("m", columns=["nope"])
+    with pytest.raises(InvalidInput, match="has no time zone"):
+        lake.read_table("m", start=dt.datetime(2026, 11, 1))
+    with pytest.raises(InvalidInput, match="the window is empty"):
+        lake.read_table("m", start=START, end=START)
+    with pytest.raises(NotFound, match="no outcomes logged for model 'm' yet"):
+        lake.read_table("m", "outcomes")
+
+
+def test_a_new_feature_evolves_the_schema(lake: DecisionLake) -> None:
+    lake.append("m", "decisions", decisions(5), batch_id="a")
+    lake.append("m", "decisions", decisions(5, hour=1, extra=True), batch_id="b")
+    table = lake.read_table("m")
+    assert table.num_rows == 10 and "tenure" in table.column_names
+    assert table.column("tenure").null_count == 5
+
+
+def test_other_engines_read_the_lake_without_charter(lake: DecisionLake) -> None:
+    lake.append("m", "decisions", decisions(20), batch_id="a")
+    frame = pl.read_delta(lake.uri("m"))
+    assert frame.height == 20 and "age" in frame.columns
+
+
+def test_compaction_keeps_every_row_and_hash(lake: DecisionLake) -> None:
+    for i in range(5):
+        lake.append("m", "decisions", decisions(8, hour=i), batch_id=f"b{i}")
+    before = lake.read_table("m").sort_by("decision_id")
+    lake.compact("m")
+    after = lake.read_table("m").sort_by("decision_id")
+    assert after.equals(before)
+    assert len(DeltaTable(lake.uri("m")).file_uris()) == 1
+
+
+def test_deletion_by_time_and_by_subject_returns_what_went(lake: DecisionLake) -> None:
+    lake.append("m", "decisions", decisions(9, hour=0), batch_id="old")
+    recent = decisions(9, hour=48)
+    lake.append("m", "decisions", recent, batch_id="new")
+    outcomes = pa.table(
+        {
+            "decision_id": recent.column("decision_id"),
+            "ts": recent.column("ts"),
+            "label": pa.array([1] * 9),
+        }
+    )
+    lake.append("m", "outcomes", outcomes, batch_id="o1")
+    gone = lake.delete_before("m", "decisions", START + dt.timedelta(hours=24))
+    assert {row.batch_id for row in gone} == {"old"} and len(gone) == 9
+    erased = lake.erase_subject("m", "s1")
+    assert {row.kind for row in erased} == {"decisions", "outcomes"}
+    assert sum(row.kind == "decisions" for row in erased) == 3
+    remaining = lake.read_table("m")
+    assert "s1" not in remaining.column("subject_id").to_pylist() and remaining.num_rows == 6
+    assert lake.read_table("m", "outcomes").num_rows == 6
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (pa.table({"x": [1]}), "has no 'decision_id' column"),
+        (pa.table({"decision_id": ["a"], "_batch": ["x"]}), "are the lake's to add"),
+        (pa.table({"decision_id": pa.array([], pa.string())}), "is empty"),
+    ],
+)
+def test_bad_batches_are_refused(lake: DecisionLake, table: pa.Table, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        lake.append("m", "decisions", table, batch_id="x")
+    assert not lake.exists("m")
+
+
+def test_a_column_of_nothing_but_nulls_takes_the_tables_type(lake: DecisionLake) -> None:
+    lake.append("m", "decisions", decisions(3), batch_id="a")
+    empty = decisions(2, hour=1).set_column(6, "age", pa.nulls(2))
+    lake.append("m", "decisions", empty, batch_id="b")
+    table = lake.read_table("m")
+    assert table.num_rows == 5 and table.column("age").null_count == 2
+    fresh = pa.table({"decision_id": ["x"], "ts": pa.array([START], type=TIMESTAMP), "note": pa.nulls(1)})
+    lake.append("other", "decisions", fresh, batch_id="c")
+    assert lake.read_table("other").schema.field("note").type in (pa.string(), pa.large_string(), pa.string_view())

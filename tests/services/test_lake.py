@@ -1,0 +1,94 @@
+"""Lake batches anchored on the ledger; verification names changed, removed and added rows; erasure and retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from charter.clock import FixedClock
+from charter.config import Settings
+from charter.errors import InvalidInput
+from charter.ledger.chain import EntryFilter, list_entries
+from charter.services import lake as lake_service
+from charter.services.context import Context, open_context
+from charter.services.home import init_home
+from tests.lake.test_table import START, decisions
+
+
+@pytest.fixture
+def context(settings: Settings, clock: FixedClock) -> Iterator[Context]:
+    init_home(settings, clock=clock)
+    with open_context(settings, clock=clock) as opened:
+        yield opened
+
+
+def _written(context: Context) -> pa.Table:
+    batch = decisions(12)
+    lake_service.write_batch(context, "credit-risk", "decisions", batch, batch_id="b1")
+    lake_service.write_batch(context, "credit-risk", "decisions", decisions(6, hour=30), batch_id="b2")
+    return batch
+
+
+def test_batches_are_anchored_once_and_verify(context: Context) -> None:
+    batch = _written(context)
+    lake_service.write_batch(context, "credit-risk", "decisions", batch, batch_id="b1")  # a retry
+    entries = list_entries(context.engine, EntryFilter(action="lake.committed"), limit=None)
+    assert sorted(e.data["batch"] for e in entries) == ["b1", "b2"]
+    assert entries[-1].data["rows"] == 12 and len(entries[-1].data["merkle_root"]) == 64
+    report = lake_service.verify_lake(context, "credit-risk")
+    assert report.ok and (report.batches, report.rows) == (2, 18)
+
+
+def test_a_changed_row_is_named(context: Context) -> None:
+    batch = _written(context)
+    victim = batch.column("decision_id")[3].as_py()
+    table = DeltaTable(lake_service.lake_of(context).uri("credit-risk"))
+    table.update(updates={"income": "1.0"}, predicate=f"decision_id = '{victim}'")
+    report = lake_service.verify_lake(context, "credit-risk")
+    assert [(p.kind, p.decision_id, p.batch) for p in report.problems] == [("changed", victim, "b1")]
+
+
+def test_a_removed_and_an_added_row_are_named(context: Context) -> None:
+    batch = _written(context)
+    victim = batch.column("decision_id")[0].as_py()
+    uri = lake_service.lake_of(context).uri("credit-risk")
+    DeltaTable(uri).delete(f"decision_id = '{victim}'")
+    forged = lake_service.lake_of(context).read_table("credit-risk").slice(0, 1)
+    forged = forged.set_column(0, "decision_id", pa.array(["forged-id"]))
+    write_deltalake(uri, forged, mode="append")
+    kinds = {(p.kind, p.decision_id) for p in lake_service.verify_lake(context, "credit-risk").problems}
+    assert kinds == {("removed", victim), ("added", "forged-id")}
+
+
+def test_an_altered_manifest_is_caught(context: Context) -> None:
+    _written(context)
+    lake = lake_service.lake_of(context)
+    path = Path(lake.manifest_uri("credit-risk", "decisions", "b2"))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    problems = lake_service.verify_lake(context, "credit-risk").problems
+    assert [(p.kind, p.batch) for p in problems][:1] == [("manifest_changed", "b2")]
+
+
+def test_erasure_and_retention_keep_verification_passing(context: Context, clock: FixedClock) -> None:
+    _written(context)
+    done = lake_service.erase_subject(context, "s1")
+    assert [(e.model, e.decisions) for e in done] == [("credit-risk", 6)]
+    entry = list_entries(context.engine, EntryFilter(action="lake.erased"), limit=1)[0]
+    assert entry.data["reason"] == "erasure" and "s1" not in entry.payload and len(entry.data["rows"]) == 6
+    assert lake_service.verify_lake(context, "credit-risk").ok
+    clock.advance(START + dt.timedelta(days=2) - clock.now())  # b1 is 2 days old, b2 about 18 hours
+    gone = lake_service.apply_retention(context, "credit-risk", days=1)
+    assert gone.decisions == 8  # b1's 12 rows less the 4 erased
+    report = lake_service.verify_lake(context, "credit-risk")
+    assert report.ok and report.rows == 4
+    lake_service.compact(context, "credit-risk")
+    assert lake_service.verify_lake(context, "credit-risk").ok
+    with pytest.raises(InvalidInput, match="days must be a whole number"):
+        lake_service.apply_retention(context, "credit-risk", days=0)
