@@ -22,7 +22,7 @@ from charter.lake import rowhash
 from charter.ledger import merkle
 from tests.conftest import IN_CI
 
-HEAD = b"charter.row.v1\x1f1:c"  # a one-column batch whose column is named "c"
+HEAD = b"charter.row.v2\x1f1:c"  # a one-column batch whose column is named "c"
 
 
 @contextmanager
@@ -123,7 +123,8 @@ CASES: list[tuple[str, pa.Array, list[bytes]]] = [
 
 @pytest.mark.parametrize(("kind", "array", "values"), CASES, ids=[case[0] for case in CASES])
 def test_each_type_encodes_as_documented(kind: str, array: pa.Array, values: list[bytes]) -> None:
-    expected = [HEAD + value for value in values]
+    nulls = array.is_null().to_pylist()
+    expected = [rowhash.FORMAT if null else HEAD + value for value, null in zip(values, nulls, strict=True)]
     assert rowhash.canonical_rows(one_column(array)).to_pylist() == expected
     assert hashes(one_column(array)) == [sha(row) for row in expected]
     with python_path():
@@ -133,10 +134,10 @@ def test_each_type_encodes_as_documented(kind: str, array: pa.Array, values: lis
 def test_a_decision_row_hashes_to_its_pinned_digest() -> None:
     # The docstring's example, then a row of the lake's own columns; digests pinned so the format cannot drift.
     example = pa.table({"score": [0.5], "decision_id": ["a"], "n": [3], "tags": [["x", None]]})
-    example_bytes = b"charter.row.v1\x1f11:decision_ids1:a\x1f1:ni3\x1f5:scoref0.5\x1f4:tagsls[1:x,N]"
+    example_bytes = b"charter.row.v2\x1f11:decision_ids1:a\x1f1:ni3\x1f5:scoref0.5\x1f4:tagsls[1:x,N]"
     assert rowhash.canonical_rows(example).to_pylist() == [example_bytes]
     assert hashes(example) == [sha(example_bytes)]
-    assert sha(example_bytes).hex() == "812582642564f4c31b059926462d297c3f0c40a857a7b36479d586e60032e6d5"
+    assert sha(example_bytes).hex() == "e80c51875925007d652a40d5d95bc1dc49550e8fbc15e03bb8d2e2784aed6e87"
 
     decision = pa.table(
         {
@@ -153,8 +154,7 @@ def test_a_decision_row_hashes_to_its_pinned_digest() -> None:
         }
     )
     decision_bytes = (
-        b"charter.row.v1"
-        b"\x1f5:aliassN"
+        b"charter.row.v2"  # alias is null: left out
         b"\x1f11:decision_ids36:0190a5c4-7c1e-7000-8000-000000000001"
         b"\x1f9:group_sexs1:f"
         b"\x1f13:model_versioni3"
@@ -165,13 +165,13 @@ def test_a_decision_row_hashes_to_its_pinned_digest() -> None:
     )
     assert rowhash.canonical_rows(decision).to_pylist() == [decision_bytes]
     assert hashes(decision) == [sha(decision_bytes)]
-    assert sha(decision_bytes).hex() == "59d6e371ea5d8010129c82f76fa8c919183a76385d40ea7f8c983e1fd5e47b4c"
+    assert sha(decision_bytes).hex() == "b589670d90aec832bef300b13689c017b9fd2e3b84fbebc873b72b46b8d2b72d"
 
 
 def test_a_batch_with_no_columns_left_encodes_the_format_name_alone() -> None:
     batch = pa.record_batch({"_batch": ["b1", "b1"]})
-    assert rowhash.canonical_rows(batch).to_pylist() == [b"charter.row.v1"] * 2
-    assert hashes(batch) == [sha(b"charter.row.v1")] * 2
+    assert rowhash.canonical_rows(batch).to_pylist() == [b"charter.row.v2"] * 2
+    assert hashes(batch) == [sha(b"charter.row.v2")] * 2
     assert rowhash.canonical_rows(pa.record_batch({"c": pa.array([], pa.float64())})).to_pylist() == []
     assert len(rowhash.row_hashes(pa.record_batch({"c": pa.array([], pa.float64())}))) == 0
 
@@ -179,7 +179,7 @@ def test_a_batch_with_no_columns_left_encodes_the_format_name_alone() -> None:
 def test_column_names_are_length_prefixed_and_sorted_by_their_utf8_bytes() -> None:
     batch = pa.record_batch({"é": [1], "z": [2], "a\x1fb": [3], "Z": [4]})
     assert rowhash.canonical_rows(batch).to_pylist() == [
-        b"charter.row.v1\x1f1:Zi4\x1f3:a\x1fbi3\x1f1:zi2" + "\x1f2:éi1".encode()
+        b"charter.row.v2\x1f1:Zi4\x1f3:a\x1fbi3\x1f1:zi2" + "\x1f2:éi1".encode()
     ]
 
 
@@ -378,11 +378,6 @@ def test_every_row_of_a_shuffled_batch_keeps_its_hash() -> None:
             "text, bytes, timestamps, dates and lists of these can); cast it to the lake's schema first",
         ),
         (
-            pa.record_batch({"c": pa.array([None, None])}),
-            "column 'c' is of type null, which rows cannot be hashed in (booleans, integers, floats, "
-            "text, bytes, timestamps, dates and lists of these can); cast it to the lake's schema first",
-        ),
-        (
             pa.record_batch({"c": pa.array([[None]], pa.list_(pa.null()))}),
             "column 'c[]' is of type null, which rows cannot be hashed in (booleans, integers, floats, "
             "text, bytes, timestamps, dates and lists of these can); cast it to the lake's schema first",
@@ -397,7 +392,7 @@ def test_every_row_of_a_shuffled_batch_keeps_its_hash() -> None:
             "column 'c' appears more than once in the batch; each column needs its own name",
         ),
     ],
-    ids=["struct", "null", "list of null", "decimal", "duplicate"],
+    ids=["struct", "list of null", "decimal", "duplicate"],
 )
 def test_unhashable_batches_are_refused_naming_the_column(batch: pa.RecordBatch, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
@@ -436,3 +431,13 @@ def test_a_batch_root_needs_decision_ids() -> None:
     )
     with pytest.raises(InvalidInput, match=r"^decision id 'x' appears more than once; each row needs its own$"):
         rowhash.batch_root(pa.record_batch({"decision_id": ["x", "y", "x"], "score": [1.0, 2.0, 3.0]}))
+
+
+def test_a_null_cell_reads_as_an_absent_column() -> None:
+    # A later batch adds a feature: older rows read null there, and their hashes must not change.
+    before = pa.table({"decision_id": ["a", "b"], "age": [30, 41]})
+    after = pa.table({"decision_id": ["a", "b"], "age": [30, 41], "tenure": pa.array([None, None], pa.int64())})
+    untyped = pa.table({"decision_id": ["a", "b"], "age": [30, 41], "note": pa.array([None, None])})
+    assert hashes(before) == hashes(after) == hashes(untyped)
+    mixed = pa.table({"decision_id": ["a", "b"], "age": [30, 41], "tenure": pa.array([None, 7], pa.int64())})
+    assert hashes(mixed)[0] == hashes(before)[0] and hashes(mixed)[1] != hashes(before)[1]

@@ -1,11 +1,14 @@
 """The canonical bytes of a decision row, their SHA-256 (the lake's ``_row_hash``) and a batch's root.
 
-Format ``charter.row.v1``. A row's canonical bytes are::
+Format ``charter.row.v2``. A row's canonical bytes are::
 
-    "charter.row.v1" ( US len(name) ":" name tag value )*
+    "charter.row.v2" ( US len(name) ":" name tag value )*
 
-with one group per column, the columns in ascending order of their names' UTF-8 bytes,
-the lake's own columns (``_batch``, ``_row_hash``) left out. ``US`` is the byte 0x1F,
+with one group per column whose cell is not null, the columns in ascending order of their
+names' UTF-8 bytes, the lake's own columns (``_batch``, ``_row_hash``) left out. A null cell
+contributes nothing: a row reads the same whether a column is null in it or absent from its
+table, so when a later batch adds a column (the table's schema evolves and older rows read
+null there), the older rows' hashes do not change. ``US`` is the byte 0x1F,
 ``len(x)`` is the decimal count of the UTF-8 bytes of ``x``, and ``name`` is the column
 name in UTF-8. ``tag`` says what kind of column it is, from its Arrow type:
 
@@ -25,11 +28,10 @@ name in UTF-8. ``tag`` says what kind of column it is, from its Arrow type:
                                     "[" element values joined by "," "]", each element
                                     written as its value below, a null element as N
 
-and ``value`` is ``N`` when the cell is null. No value other than a null starts with
-``N``; text and bytes carry their length, so no content can pass for a separator; the
-other values never contain US, "," or "]". So ``s0:`` is the empty string, ``s4:null``
-the text "null" and ``sN`` a null string; ``lf[]`` an empty list, ``lf[N]`` a list
-holding one null, ``lfN`` a null list. Dictionary-encoded columns are decoded first, so
+and ``N`` stands for a null inside a list (a null cell is left out, see above). No value
+other than such a null starts with ``N``; text and bytes carry their length, so no content can pass for a separator; the
+other values never contain US, "," or "]". So ``s0:`` is the empty string and ``s4:null``
+the text "null"; ``lf[]`` an empty list and ``lf[N]`` a list holding one null. Dictionary-encoded columns are decoded first, so
 they encode as their values; integers of every width encode alike, as do text, bytes and
 list types of every offset width.
 
@@ -41,11 +43,12 @@ as ``d[.ddd]e+x`` / ``d[.ddd]e-x`` (``1e+10``, ``1.2345678901e+10``, ``1e-7``, `
 float32 values are widened to float64 first (float32 0.1 is ``0.10000000149011612``).
 Integer-valued floats have no ``.0`` (``f2``), and the tag keeps them apart from integers.
 
-Types not listed (structs, maps, decimals, durations, times, null-typed columns) are
-refused: cast the batch to the lake's schema first.
+A column of the null type (every cell null) contributes nothing. Types not listed
+(structs, maps, decimals, durations, times) are refused: cast the batch to the lake's
+schema first.
 
 For example the row ``{"score": 0.5, "decision_id": "a", "n": 3, "tags": ["x", None]}``
-encodes as ``charter.row.v1 US 11:decision_id s1:a US 1:n i3 US 5:score f0.5 US 4:tags
+encodes as ``charter.row.v2 US 11:decision_id s1:a US 1:n i3 US 5:score f0.5 US 4:tags
 ls[1:x,N]`` (without the spaces).
 
 ``_row_hash`` is SHA-256 of these bytes. The per-row loop runs in C (``charter._rowhash``)
@@ -68,7 +71,7 @@ from charter.errors import InvalidInput
 from charter.lake.schema import BATCH, DECISION_ID, ROW_HASH
 from charter.ledger import merkle
 
-FORMAT = b"charter.row.v1"
+FORMAT = b"charter.row.v2"
 SEPARATOR = b"\x1f"
 NULL = b"N"
 LAKE_COLUMNS = (BATCH, ROW_HASH)
@@ -167,17 +170,22 @@ def _chunks(batch: Batch, exclude: Collection[str]) -> tuple[list[str], list[pa.
 
 
 def _encode(rows: pa.RecordBatch, order: list[str]) -> pa.BinaryArray:
-    if not order:
-        return pa.repeat(_scalar(FORMAT), rows.num_rows)
-    args: list[pa.Array | pa.Scalar] = []
-    head = FORMAT
+    args: list[pa.Array | pa.Scalar] = [_scalar(FORMAT)]
     for index, name in enumerate(order):
-        tag, text = _value_text(rows.column(index), name)
+        column = rows.column(index)
+        if pa.types.is_null(column.type) or column.null_count == len(column):
+            continue  # every cell null: the column contributes nothing
+        tag, text = _value_text(column, name)
         encoded_name = name.encode()
-        args.append(_scalar(head + SEPARATOR + str(len(encoded_name)).encode() + b":" + encoded_name + tag))
-        # Filling nulls here, only in columns that have them, is cheaper than the join's own null replacement.
-        args.append(pc.fill_null(text, _scalar(NULL)) if text.null_count else text)
-        head = b""
+        header = _scalar(SEPARATOR + str(len(encoded_name)).encode() + b":" + encoded_name + tag)
+        if text.null_count:  # a null cell leaves its whole group out
+            args.append(pc.if_else(pc.is_null(text), _scalar(b""), header))
+            args.append(pc.fill_null(text, _scalar(b"")))
+        else:
+            args.append(header)
+            args.append(text)
+    if len(args) == 1:
+        return pa.repeat(_scalar(FORMAT), rows.num_rows)
     return pc.binary_join_element_wise(*args, _scalar(b""))
 
 
