@@ -29,11 +29,12 @@ name in UTF-8. ``tag`` says what kind of column it is, from its Arrow type:
                                     written as its value below, a null element as N
 
 and ``N`` stands for a null inside a list (a null cell is left out, see above). No value
-other than such a null starts with ``N``; text and bytes carry their length, so no content can pass for a separator; the
-other values never contain US, "," or "]". So ``s0:`` is the empty string and ``s4:null``
-the text "null"; ``lf[]`` an empty list and ``lf[N]`` a list holding one null. Dictionary-encoded columns are decoded first, so
-they encode as their values; integers of every width encode alike, as do text, bytes and
-list types of every offset width.
+other than such a null starts with ``N``; text and bytes carry their length, so no content
+can pass for a separator; the other values never contain US, "," or "]". So ``s0:`` is the
+empty string and ``s4:null`` the text "null"; ``lf[]`` an empty list and ``lf[N]`` a list
+holding one null. Dictionary-encoded columns are decoded first, so they encode as their
+values; integers of every width encode alike, as do text, bytes and list types of every
+offset width.
 
 A float is written as Arrow's cast of the float64 value to text: the shortest digits
 that read back as the same float64, in decimal notation (``2``, ``-1.5``, ``0.000001``,
