@@ -1,0 +1,147 @@
+"""``charter.connect()``: the SDK's entry point for governed models.
+
+    import charter
+    cx = charter.connect()                          # the home in $CHARTER_HOME (default ./.charter)
+    governed = cx.wrap(model, "credit-risk@3")      # predict / predict_proba / __call__ are recorded
+    ids = governed.last_decision_ids                # the decision ids of the last call
+    cx.log_outcomes("credit-risk", ids, labels)     # ground truth, later
+    cx.close()                                      # or let the process exit: pending decisions are flushed
+
+A reference names the model version that serves (``credit-risk@3``, ``credit-risk:prod``, or
+``credit-risk`` for its latest version). It is resolved against the registry once, when the
+first decision is logged for it: the version number, the alias, and whether the version is
+registered at all (decisions of an unregistered version are still recorded, marked
+``registered = false``, so monitoring can flag shadow launches). The version's input schema
+names the features. Decisions go through one :class:`~charter.sdk.writer.DecisionLogger` per
+reference, into the home's decision lake (:class:`~charter.services.decisions.LakeSink`:
+personal data masked, every batch anchored on the ledger).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from charter.config import Settings, load_settings
+from charter.errors import CharterError
+from charter.sdk.sink import Sink
+from charter.sdk.stats import LoggerStats
+from charter.sdk.wrap import Governed
+from charter.sdk.writer import DecisionLogger, Overflow
+from charter.services.context import open_context
+from charter.services.references import parse_reference
+from charter.services.registry import resolve_version
+
+M = TypeVar("M")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Charter:
+    """A connection to a Charter home for logging decisions (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sink: Sink | None = None,
+        overflow: Overflow = "block",
+        queue_size: int = 100_000,
+        spool_dir: Path | str | None = None,
+    ) -> None:
+        from charter.services.decisions import LakeSink
+
+        self.settings = settings
+        self._sink: Sink = sink if sink is not None else LakeSink(settings)
+        self._options: dict[str, Any] = {"overflow": overflow, "queue_size": queue_size, "spool_dir": spool_dir}
+        self._loggers: dict[tuple[str, tuple[str, ...]], DecisionLogger] = {}
+        self._lock = threading.Lock()
+
+    def logger(self, reference: str, *, groups: list[str] | None = None) -> DecisionLogger:
+        """The decision logger of a model reference (one per reference and set of group attributes)."""
+        key = (reference, tuple(groups or ()))
+        with self._lock:
+            if key not in self._loggers:
+                self._loggers[key] = self._new_logger(reference, list(groups or ()))
+            return self._loggers[key]
+
+    def _new_logger(self, reference: str, groups: list[str]) -> DecisionLogger:
+        ref = parse_reference(reference)
+        version, alias, registered, features = ref.version, ref.alias, False, None
+        try:
+            with open_context(self.settings) as context:
+                found = resolve_version(context, reference)
+            version, registered = found.version, True
+            names = [f.get("name") for f in (found.input_schema or {}).get("features", [])]
+            features = [str(n) for n in names if n] or None
+        except CharterError:
+            pass  # not registered (or no registry here): recorded as such
+        spool = self._options["spool_dir"] or self.settings.home / "spool"
+        return DecisionLogger(
+            self._sink,
+            model=ref.model,
+            version=version,
+            alias=alias,
+            registered=registered,
+            features=features,
+            groups=groups,
+            queue_size=self._options["queue_size"],
+            overflow=self._options["overflow"],
+            spool_dir=spool,
+        )
+
+    def wrap(self, model: M, reference: str, *, groups: list[str] | None = None) -> Governed[M]:
+        """``model`` with its predict / predict_proba / __call__ recorded as decisions of ``reference``."""
+        return Governed(model, self.logger(reference, groups=groups))
+
+    def governed(self, reference: str, *, groups: list[str] | None = None) -> Callable[[F], Governed[F]]:
+        """Decorate a function ``f(inputs) -> predictions`` so each call is recorded."""
+        logger = self.logger(reference, groups=groups)
+
+        def decorate(function: F) -> Governed[F]:
+            return Governed(function, logger)
+
+        return decorate
+
+    def log_decisions(self, reference: str, inputs: Any, predictions: Any, **fields: Any) -> list[str]:
+        """Record pre-computed decisions (one per row); returns their ids. Never raises."""
+        groups = fields.get("groups")
+        return self.logger(reference, groups=sorted(groups) if groups else None).log(inputs, predictions, **fields)
+
+    def log_outcomes(self, model: str, decision_ids: Any, labels: Any, *, durable: bool = False) -> None:
+        """Record ground truth for earlier decisions of ``model``. Never raises."""
+        self.logger(parse_reference(model).model).log_outcomes(decision_ids, labels, durable=durable)
+
+    def stats(self) -> dict[str, LoggerStats]:
+        """Each logger's counters: enqueued, written, dropped, spooled, failed, and the last problems."""
+        return {reference: logger.stats for (reference, _), logger in self._loggers.items()}
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every logged decision is written (or spooled); False on timeout."""
+        return all(logger.flush(timeout) for logger in list(self._loggers.values()))
+
+    def close(self, timeout: float | None = None) -> bool:
+        done = all(logger.close(timeout) for logger in list(self._loggers.values()))
+        closer = getattr(self._sink, "close", None)
+        if callable(closer):
+            closer()
+        return done
+
+    def __enter__(self) -> Charter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    home: str | Path | None = None,
+    *,
+    database_url: str | None = None,
+    overflow: Overflow = "block",
+    queue_size: int = 100_000,
+) -> Charter:
+    """Connect to a Charter home (default ``$CHARTER_HOME`` or ``./.charter``) to log decisions."""
+    settings = load_settings(home=home, database_url=database_url)
+    return Charter(settings, overflow=overflow, queue_size=queue_size)

@@ -1,0 +1,58 @@
+"""charter.connect(): a wrapped scikit-learn model's decisions reach the home's lake, masked and anchored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import charter
+from charter.clock import FixedClock
+from charter.config import Settings
+from charter.services import lake as lake_service
+from charter.services.artifacts import digest_path
+from charter.services.context import open_context
+from charter.services.home import init_home
+from charter.services.registry import ModelSpec, register_model, register_version
+
+FEATURES = ["age", "income", "tenure"]
+
+
+@pytest.fixture
+def home(settings: Settings, clock: FixedClock, tmp_path: Path) -> Path:
+    init_home(settings, clock=clock)
+    with open_context(settings, clock=clock) as context:
+        register_model(context, ModelSpec(name="credit-risk", task="binary_classification", risk_tier="high"))
+        (tmp_path / "model.bin").write_bytes(b"weights")
+        schema = {"features": [{"name": name, "type": "number"} for name in FEATURES]}
+        register_version(context, "credit-risk", digest_path(tmp_path / "model.bin"), input_schema=schema)
+    return settings.home
+
+
+def test_a_wrapped_model_logs_to_the_lake(home: Path, settings: Settings) -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(400, 3)), rng.integers(0, 2, 400)
+    model = LogisticRegression().fit(x, y)
+    with charter.connect(home, database_url=settings.database_url) as cx:
+        governed = cx.wrap(model, "credit-risk@1")
+        probabilities = governed.predict_proba(x[:250])
+        assert np.array_equal(probabilities, model.predict_proba(x[:250]))  # the model's own answer
+        ids = list(governed.last_decision_ids)
+        assert len(ids) == 250
+        shadow = cx.log_decisions("credit-risk@7", x[:5], model.predict(x[:5]))
+        cx.log_outcomes("credit-risk", ids[:10], y[:10])
+        assert cx.flush(timeout=30)
+        assert not any(s.failed for s in cx.stats().values())
+    with open_context(settings) as context:
+        lake = lake_service.lake_of(context)
+        table = lake.read_table("credit-risk").sort_by("decision_id")
+        assert table.num_rows == 255
+        assert set(FEATURES) <= set(table.column_names)
+        registered = dict(
+            zip(table.column("decision_id").to_pylist(), table.column("registered").to_pylist(), strict=True)
+        )
+        assert all(registered[i] for i in ids) and not any(registered[i] for i in shadow)
+        assert lake.read_table("credit-risk", "outcomes").num_rows == 10
+        assert lake_service.verify_lake(context, "credit-risk").ok
