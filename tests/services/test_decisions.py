@@ -11,6 +11,7 @@ import pytest
 
 from charter.clock import FixedClock
 from charter.config import Settings
+from charter.errors import InvalidInput
 from charter.ids import new_id
 from charter.lake.schema import TIMESTAMP
 from charter.services import lake as lake_service
@@ -88,3 +89,13 @@ def test_batch_ids_come_from_the_content() -> None:
     shuffled = batch.take([2, 0, 1])
     assert batch_id_of(batch) == batch_id_of(shuffled) != batch_id_of(_batch(3))
     assert len(batch_id_of(batch)) == 32
+
+
+def test_a_declared_rule_replaces_the_default(context: Context) -> None:
+    sink = LakeSink(context.settings, privacy={"credit-risk": {"email": "mask", "income": {"action": "drop"}}})
+    sink.write_decisions("credit-risk", _batch(2))
+    stored = lake_service.lake_of(context).read_table("credit-risk")
+    assert stored.column("email").to_pylist() == ["***", "***"] and "income" not in stored.column_names
+    sink.close()
+    with pytest.raises(InvalidInput, match="vibes"):
+        LakeSink(context.settings, privacy={"credit-risk": {"email": "vibes"}})

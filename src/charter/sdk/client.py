@@ -20,7 +20,7 @@ personal data masked, every batch anchored on the ledger).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,11 +49,12 @@ class Charter:
         overflow: Overflow = "block",
         queue_size: int = 100_000,
         spool_dir: Path | str | None = None,
+        privacy: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         from charter.services.decisions import LakeSink
 
         self.settings = settings
-        self._sink: Sink = sink if sink is not None else LakeSink(settings)
+        self._sink: Sink = sink if sink is not None else LakeSink(settings, privacy=privacy)
         self._options: dict[str, Any] = {"overflow": overflow, "queue_size": queue_size, "spool_dir": spool_dir}
         self._loggers: dict[tuple[str, tuple[str, ...]], DecisionLogger] = {}
         self._lock = threading.Lock()
@@ -141,7 +142,12 @@ def connect(
     database_url: str | None = None,
     overflow: Overflow = "block",
     queue_size: int = 100_000,
+    privacy: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Charter:
-    """Connect to a Charter home (default ``$CHARTER_HOME`` or ``./.charter``) to log decisions."""
+    """Connect to a Charter home (default ``$CHARTER_HOME`` or ``./.charter``) to log decisions.
+
+    ``privacy`` replaces, per model, the masking rules of some columns
+    (``{"credit-risk": {"email": "keep", "income": {"action": "generalise", "step": 1000}}}``).
+    """
     settings = load_settings(home=home, database_url=database_url)
-    return Charter(settings, overflow=overflow, queue_size=queue_size)
+    return Charter(settings, overflow=overflow, queue_size=queue_size, privacy=privacy)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -65,9 +66,13 @@ def _datasets(node: LineageNode) -> list[str]:
 class LakeSink:
     """The decision logger's sink into the home's lake (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, policies: dict[str, MaskingPolicy] | None = None) -> None:
+    def __init__(self, settings: Settings, *, privacy: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """``privacy``: per model, column rules that replace the defaults (``{"email": "keep"}``)."""
         self._settings = settings
-        self._policies: dict[str, MaskingPolicy] = dict(policies or {})
+        self._overrides = {model: dict(rules) for model, rules in (privacy or {}).items()}
+        for rules in self._overrides.values():
+            default_policy([]).override(rules)  # refuse a bad rule now, naming it, not at the first batch
+        self._policies: dict[str, MaskingPolicy] = {}
         self._lock = threading.Lock()
         self._context: Context | None = None
 
@@ -79,7 +84,7 @@ class LakeSink:
     def policy(self, model: str) -> MaskingPolicy:
         with self._lock:
             if model not in self._policies:
-                self._policies[model] = model_policy(self._open(), model)
+                self._policies[model] = model_policy(self._open(), model).override(self._overrides.get(model, {}))
             return self._policies[model]
 
     def write_decisions(self, model: str, batch: pa.RecordBatch) -> None:
