@@ -16,6 +16,7 @@ def test_defaults_put_everything_in_the_home(tmp_path: Path, monkeypatch: pytest
     assert settings.database_in_home
     assert settings.signing_key_file == tmp_path / ".charter" / "keys" / "ledger-ed25519.pem"
     assert settings.actor.startswith("local:")
+    assert settings.lake == str(tmp_path / ".charter" / "lake")
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
@@ -25,6 +26,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
             "CHARTER_DATABASE_URL": "postgresql://u@db:5432/charter",
             "CHARTER_SIGNING_KEY_FILE": str(tmp_path / "k.pem"),
             "CHARTER_ACTOR": "ci:pipeline",
+            "CHARTER_LAKE_URI": "s3://decisions/lake",
         }
     )
     assert settings.home == tmp_path / "h"
@@ -32,6 +34,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert not settings.database_in_home
     assert settings.signing_key_file == tmp_path / "k.pem"
     assert settings.actor == "ci:pipeline"
+    assert settings.lake == "s3://decisions/lake"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,9 @@ variable                    meaning (default)
 ``CHARTER_SIGNING_KEY``     Ed25519 private key, PEM text, for checkpoints
 ``CHARTER_SIGNING_KEY_FILE`` path of that key (``<home>/keys/ledger-ed25519.pem``)
 ``CHARTER_ACTOR``           who the CLI acts as on the ledger (``local:<user>``)
+``CHARTER_LAKE_URI``        where the decision lake lives (``<home>/lake``): a
+                            folder or an object-store URI (``s3://bucket/lake``;
+                            credentials from the usual environment variables)
 =========================== ==================================================
 """
 
@@ -27,6 +30,7 @@ DATABASE_FILE = "charter.db"
 KEY_DIR = "keys"
 PRIVATE_KEY_FILE = "ledger-ed25519.pem"
 PUBLIC_KEY_FILE = "ledger-ed25519.pub.pem"
+LAKE_DIR = "lake"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,12 @@ class Settings:
     signing_key_file: Path
     signing_key_pem: str | None
     actor: str
+    lake_uri: str | None = None  # None: <home>/lake
+
+    @property
+    def lake(self) -> str:
+        """The decision lake's root: ``CHARTER_LAKE_URI``, or the home's ``lake`` folder."""
+        return self.lake_uri or str(self.home / LAKE_DIR)
 
     @property
     def database_in_home(self) -> bool:
@@ -89,6 +99,7 @@ def load_settings(
         ),
         signing_key_pem=environ.get("CHARTER_SIGNING_KEY") or None,
         actor=actor or environ.get("CHARTER_ACTOR") or f"local:{_user()}",
+        lake_uri=(environ.get("CHARTER_LAKE_URI") or "").strip() or None,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -92,3 +93,12 @@ def test_erasure_and_retention_keep_verification_passing(context: Context, clock
     assert lake_service.verify_lake(context, "credit-risk").ok
     with pytest.raises(InvalidInput, match="days must be a whole number"):
         lake_service.apply_retention(context, "credit-risk", days=0)
+
+
+def test_the_lake_can_live_elsewhere(context: Context, tmp_path: Path) -> None:
+    elsewhere = replace(context.settings, lake_uri=str(tmp_path / "shared-lake"))
+    with open_context(elsewhere, clock=context.clock) as moved:
+        lake_service.write_batch(moved, "credit-risk", "decisions", decisions(3), batch_id="x")
+        assert lake_service.verify_lake(moved, "credit-risk").ok
+    assert (tmp_path / "shared-lake" / "credit-risk" / "decisions" / "_delta_log").is_dir()
+    assert not lake_service.lake_of(context).exists("credit-risk")

@@ -33,12 +33,11 @@ from charter.services.references import check_name
 COMMITTED = "lake.committed"
 ERASED = "lake.erased"
 COMPACTED = "lake.compacted"
-LAKE_DIR = "lake"
 
 
 def lake_of(context: Context) -> DecisionLake:
-    """The home's decision lake (``$CHARTER_HOME/lake``)."""
-    return DecisionLake(context.settings.home / LAKE_DIR)
+    """The decision lake: ``CHARTER_LAKE_URI``, or the home's ``lake`` folder."""
+    return DecisionLake(context.settings.lake)
 
 
 def lake_overview(context: Context) -> list[dict[str, Any]]:
