@@ -56,3 +56,24 @@ def test_a_wrapped_model_logs_to_the_lake(home: Path, settings: Settings) -> Non
         assert all(registered[i] for i in ids) and not any(registered[i] for i in shadow)
         assert lake.read_table("credit-risk", "outcomes").num_rows == 10
         assert lake_service.verify_lake(context, "credit-risk").ok
+
+
+def test_a_lake_that_cannot_be_written_loses_nothing(home: Path, settings: Settings) -> None:
+    blocker = home / "lake"
+    blocker.write_text("not a folder")  # every write to the lake fails until it goes
+    x = np.random.default_rng(3).normal(size=(300, 3))
+    with charter.connect(home, database_url=settings.database_url) as cx:
+        ids = [
+            i
+            for start in range(0, 300, 100)
+            for i in cx.log_decisions("credit-risk@1", x[start : start + 100], [1] * 100)
+        ]
+        assert not cx.flush(timeout=2)  # spooled, not written
+        stats = cx.stats()["credit-risk@1"]
+        assert stats.spooled >= 1 and stats.written == 0 and stats.last_errors
+        blocker.unlink()
+        assert cx.flush(timeout=60)
+    with open_context(settings) as context:
+        table = lake_service.lake_of(context).read_table("credit-risk")
+        assert sorted(table.column("decision_id").to_pylist()) == sorted(ids)  # each once
+        assert lake_service.verify_lake(context, "credit-risk").ok
