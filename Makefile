@@ -50,7 +50,7 @@ bench: $(VENV)/.installed-test $(EVIDENTLY)
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/streaming.py
 	$(BIN)/python benchmarks/rowhash.py
-	$(BIN)/python benchmarks/logging.py
+	$(BIN)/python benchmarks/decision_logging.py
 
 ## demo: the governance-loop demo arrives with issue #10; until then, a home and its ledger
 demo: $(VENV)/.installed

@@ -19,8 +19,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -31,6 +30,7 @@ from rich.table import Table
 from charter.lake import rowhash
 from charter.lake.schema import TIMESTAMP
 from charter.ledger import merkle
+from charter.ledger.native import switched
 
 FEATURES = 20
 TARGET_ROWS_PER_S = 1_000_000  # logging target: decisions/s on 2 cores, hashing a small share of it
@@ -59,19 +59,6 @@ def make_batch(rows: int, seed: int = 20261122) -> pa.RecordBatch:
     columns["prediction"] = pa.array((rng.random(rows) < 0.3).astype(np.float64))
     columns["score"] = pa.array(rng.random(rows))
     return pa.record_batch(columns)
-
-
-@contextmanager
-def native(on: bool) -> Iterator[None]:
-    saved = os.environ.get("CHARTER_NATIVE")
-    os.environ["CHARTER_NATIVE"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["CHARTER_NATIVE"]
-        else:
-            os.environ["CHARTER_NATIVE"] = saved
 
 
 def timed(function: Callable[[], T], runs: int) -> tuple[float, T]:
@@ -110,7 +97,7 @@ def main() -> None:
     hash_only_s, hashed = timed(lambda: rowhash.hash_each(canonical), args.runs)
     one_s, one = timed(lambda: rowhash.row_hashes(batch), args.runs)
     two_s, two = timed(lambda: rowhash.row_hashes(batch, workers=2), args.runs)
-    with native(False):
+    with switched(False):
         python_s, python = timed(lambda: rowhash.row_hashes(batch), 1)
     for name, digests in (("hash_each", hashed), ("C", one.buffers()[1].to_pybytes())):
         if digests != expected:
@@ -122,7 +109,7 @@ def main() -> None:
     root_one_s, root = timed(lambda: merkle.merkle_root(leaves), args.runs)
     root_two_s, root_two = timed(lambda: merkle.merkle_root(leaves, workers=2), args.runs)
     ordered_s, _ = timed(lambda: merkle.ordered_root(batch.column("decision_id"), leaves, workers=2), args.runs)
-    with native(False):
+    with switched(False):
         root_python_s, root_python = timed(lambda: merkle.merkle_root(leaves), 1)
     if not root == root_two == root_python:
         raise SystemExit("Merkle roots differ between the C path, two threads and the Python path")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -20,23 +18,15 @@ from hypothesis import strategies as st
 from charter.errors import InvalidInput
 from charter.lake import rowhash
 from charter.ledger import merkle
+from charter.ledger.native import switched as native_switched
 from tests.conftest import IN_CI
 
 HEAD = b"charter.row.v2\x1f1:c"  # a one-column batch whose column is named "c"
 
 
-@contextmanager
-def python_path() -> Iterator[None]:
+def python_path() -> AbstractContextManager[None]:
     """Run with CHARTER_NATIVE=0, the documented switch to the pure-Python path."""
-    saved = os.environ.get("CHARTER_NATIVE")
-    os.environ["CHARTER_NATIVE"] = "0"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["CHARTER_NATIVE"]
-        else:
-            os.environ["CHARTER_NATIVE"] = saved
+    return native_switched(False)
 
 
 def require_extension() -> None:

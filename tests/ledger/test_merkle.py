@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from charter.errors import InvalidInput
 from charter.ledger import merkle
+from charter.ledger.native import switched
 from tests.conftest import IN_CI
 
 
@@ -44,15 +44,8 @@ def path(native: bool) -> Iterator[None]:
         if IN_CI:
             pytest.fail("charter._rowhash did not build: install libssl-dev, then reinstall")
         pytest.skip("charter._rowhash is not built here")
-    saved = os.environ.get("CHARTER_NATIVE")
-    os.environ["CHARTER_NATIVE"] = "1" if native else "0"
-    try:
+    with switched(native):
         yield
-    finally:
-        if saved is None:
-            del os.environ["CHARTER_NATIVE"]
-        else:
-            os.environ["CHARTER_NATIVE"] = saved
 
 
 PATHS = pytest.mark.parametrize("native", [True, False], ids=["c", "python"])

@@ -11,9 +11,10 @@ Set ``CHARTER_NATIVE=0`` to verify in pure Python.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -79,3 +80,17 @@ def scan_sqlite(
             if progress is not None:
                 progress(scan.done)
     return scan
+
+
+@contextlib.contextmanager
+def switched(on: bool) -> Iterator[None]:
+    """Run the block with the C extensions on (``CHARTER_NATIVE=1``) or off (``0``), then restore the setting."""
+    saved = os.environ.get("CHARTER_NATIVE")
+    os.environ["CHARTER_NATIVE"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["CHARTER_NATIVE"]
+        else:
+            os.environ["CHARTER_NATIVE"] = saved

@@ -1,6 +1,6 @@
 """Benchmark decision logging: what wrapping adds to a predict, and decisions/s into memory and into the lake.
 
-    .venv/bin/python benchmarks/logging.py [--quick]
+    .venv/bin/python benchmarks/decision_logging.py [--quick]
 
 1. Time added to a wrapped single-row predict (a trivial model, 20 features) over the bare model:
    bare and wrapped calls interleaved in blocks of 100, per-call perf_counter_ns, p50/p90/p99.
@@ -13,17 +13,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# This file is named like the standard library's logging module, which the libraries below
-# import: take the benchmarks folder off the path before they do.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
