@@ -438,7 +438,8 @@ def _from_cells(cells: dict[Any, list[int]]) -> ConfusionCounts:
 def confusion_counts(y_true: Column, y_pred: Column, *, sensitive: Any = None) -> ConfusionCounts:
     """Each group's confusion matrix; with ``sensitive=None``, one group ``"all"``."""
     if sensitive is None:
-        whole = _tally(y_true, y_pred, np.zeros(len(_outcomes(y_true, name="y_true")), dtype=np.int8))
+        true = _outcomes(y_true, name="y_true")  # checked once here, then passed on as booleans
+        whole = _tally(true, y_pred, np.zeros(len(true), dtype=np.int8))
         return ConfusionCounts(("all",), whole.tn, whole.fp, whole.fn, whole.tp)
     return _tally(y_true, y_pred, sensitive)
 
