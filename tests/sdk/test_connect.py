@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -77,3 +80,28 @@ def test_a_lake_that_cannot_be_written_loses_nothing(home: Path, settings: Setti
         table = lake_service.lake_of(context).read_table("credit-risk")
         assert sorted(table.column("decision_id").to_pylist()) == sorted(ids)  # each once
         assert lake_service.verify_lake(context, "credit-risk").ok
+
+
+@pytest.mark.parametrize("framework", ["xgboost", "lightgbm"])
+def test_gradient_boosting_frameworks_are_wrapped(home: Path, settings: Settings, framework: str) -> None:
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(300, 3)), rng.integers(0, 2, 300)
+    if framework == "xgboost":
+        import xgboost
+
+        model: Any = xgboost.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(x, y)
+    else:
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=4, n_jobs=1, verbose=-1).fit(x, y)
+    with charter.connect(home, database_url=settings.database_url) as cx:
+        governed = cx.wrap(model, "credit-risk@1")
+        assert np.array_equal(governed.predict(x[:40]), model.predict(x[:40]))
+        assert np.array_equal(governed.predict_proba(x[:40]), model.predict_proba(x[:40]))
+        assert cx.flush(timeout=30)
+        assert not any(s.failed or s.errors for s in cx.stats().values()), cx.stats()
+    with open_context(settings) as context:
+        table = lake_service.lake_of(context).read_table("credit-risk")
+        assert table.num_rows == 80 and set(FEATURES) <= set(table.column_names)
+        scored = table.filter(pa.compute.is_valid(table.column("score")))
+        assert scored.num_rows == 40  # predict_proba calls carry the positive-class probability
