@@ -105,3 +105,25 @@ def test_gradient_boosting_frameworks_are_wrapped(home: Path, settings: Settings
         assert table.num_rows == 80 and set(FEATURES) <= set(table.column_names)
         scored = table.filter(pa.compute.is_valid(table.column("score")))
         assert scored.num_rows == 40  # predict_proba calls carry the positive-class probability
+
+
+def test_a_pytorch_module_is_wrapped(home: Path, settings: Settings) -> None:
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Softmax(dim=1)).eval()
+    inputs = torch.randn(25, 3)
+    with charter.connect(home, database_url=settings.database_url) as cx:
+        governed = cx.wrap(module, "credit-risk@1")
+        with torch.no_grad():
+            out = governed(inputs)
+            assert torch.equal(out, module(inputs))  # the module's own tensor, unchanged
+        assert len(governed.last_decision_ids) == 25
+        assert cx.flush(timeout=30)
+        assert not any(s.failed or s.errors for s in cx.stats().values()), cx.stats()
+    with open_context(settings) as context:
+        table = lake_service.lake_of(context).read_table("credit-risk").sort_by("decision_id")
+    assert table.num_rows == 25 and set(FEATURES) <= set(table.column_names)
+    expected = out.argmax(dim=1).tolist()
+    by_id = dict(zip(table.column("decision_id").to_pylist(), table.column("prediction").to_pylist(), strict=True))
+    assert [by_id[i] for i in governed.last_decision_ids] == expected
