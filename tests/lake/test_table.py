@@ -52,6 +52,9 @@ def test_a_batch_is_written_once_with_its_hashes(lake: DecisionLake) -> None:
     assert (commit.rows, commit.written, commit.version) == (50, True, 0)
     again = lake.append("credit-risk", "decisions", batch, batch_id="b1")
     assert not again.written and again.root == commit.root and again.version == 0
+    restarted = DecisionLake(lake.root)  # another process: it reads the commits to find the batch
+    assert restarted.committed("credit-risk", "decisions", "b1") == 0
+    assert restarted.committed("credit-risk", "decisions", "b2") is None
     stored = lake.read_table("credit-risk")
     assert stored.num_rows == 50
     assert stored.column("_batch").to_pylist() == ["b1"] * 50

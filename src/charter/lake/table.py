@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +61,14 @@ class Commit:
     written: bool = True  # False: the batch was already in the table (a retry)
 
 
+@dataclass
+class _Seen:
+    """The batch ids found in a table's commits up to ``version``."""
+
+    version: int = -1
+    batches: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ErasedRow:
     kind: Kind
@@ -73,6 +81,7 @@ class DecisionLake:
     def __init__(self, root: str | Path, *, storage_options: dict[str, str] | None = None) -> None:
         self.root = str(root).rstrip("/")
         self.storage_options = storage_options
+        self._seen: dict[tuple[str, Kind], _Seen] = {}
 
     # --- locations -----------------------------------------------------------------------
 
@@ -134,6 +143,7 @@ class DecisionLake:
         except DeltaError as exc:
             raise InvalidInput(f"cannot write {kind} of {model!r} to {self.uri(model, kind)}: {exc}") from None
         version = self.table(model, kind).version()
+        self._seen.setdefault((model, kind), _Seen()).batches[batch_id] = version
         return Commit(model, kind, batch_id, table.num_rows, version, root, digest, first, last)
 
     def manifest_uri(self, model: str, kind: Kind, batch_id: str) -> str:
@@ -171,13 +181,23 @@ class DecisionLake:
         return table
 
     def committed(self, model: str, kind: Kind, batch_id: str) -> int | None:
-        """The table version that committed ``batch_id`` among the recent commits, or None."""
+        """The table version that committed ``batch_id`` among the recent commits, or None.
+
+        The batch ids of commits already read are remembered per table, so each call reads
+        only the commits made since the last one (on the write path, usually none but its own).
+        """
         if not self.exists(model, kind):
             return None
-        for entry in self.table(model, kind).history(RECENT_COMMITS):
-            if entry.get(BATCH_KEY) == batch_id or (entry.get("userMetadata") or {}) == {BATCH_KEY: batch_id}:
-                return int(entry["version"])
-        return None
+        table = self.table(model, kind)
+        known = self._seen.setdefault((model, kind), _Seen())
+        newest = table.version()
+        if newest > known.version:
+            for entry in table.history(min(RECENT_COMMITS, newest - known.version)):
+                found = entry.get(BATCH_KEY) or (entry.get("userMetadata") or {}).get(BATCH_KEY)
+                if found is not None:
+                    known.batches.setdefault(str(found), int(entry["version"]))
+            known.version = newest
+        return known.batches.get(batch_id)
 
     # --- reading -------------------------------------------------------------------------
 
