@@ -7,9 +7,15 @@ message names the thing that is wrong and, where there is one, the fix.
 
     CharterError                      charter.error             500
     ├── InvalidInput                  input.invalid             400
-    │   └── LedgerEntryInvalid        ledger.entry_invalid      400
+    │   ├── LedgerEntryInvalid        ledger.entry_invalid      400
+    │   ├── PolicyParseError          policy.parse_error        400
+    │   ├── PolicyExpressionError     policy.expression_error   400
+    │   ├── PolicyContextInvalid      policy.context_invalid    400
+    │   └── PolicyCasesInvalid        policy.cases_invalid      400
     ├── NotFound                      not_found                 404
+    │   └── PolicyPackNotFound        policy.pack_not_found     404
     ├── Conflict                      conflict                  409
+    ├── Forbidden                     auth.forbidden            403
     ├── ConfigError                   config.invalid            500
     │   ├── HomeMissing               home.missing              500
     │   ├── HomeCorrupt               home.corrupt              500
@@ -58,14 +64,51 @@ class LedgerEntryInvalid(InvalidInput):
     code = "ledger.entry_invalid"
 
 
+class PolicyParseError(InvalidInput):
+    """A policy document is not valid YAML or breaks the Policy format (unknown field, wrong type)."""
+
+    code = "policy.parse_error"
+
+
+class PolicyExpressionError(InvalidInput):
+    """A rule's CEL expression, message template or Rego module/query does not compile."""
+
+    code = "policy.expression_error"
+
+
+class PolicyContextInvalid(InvalidInput):
+    """An evaluation context has fields the context schema does not declare, or values of the wrong type."""
+
+    code = "policy.context_invalid"
+
+
+class PolicyCasesInvalid(InvalidInput):
+    """A policy folder's ``cases.yaml`` breaks the cases format."""
+
+    code = "policy.cases_invalid"
+
+
 class NotFound(CharterError):
     code = "not_found"
     status = 404
 
 
+class PolicyPackNotFound(NotFound):
+    """No built-in policy pack has that name."""
+
+    code = "policy.pack_not_found"
+
+
 class Conflict(CharterError):
     code = "conflict"
     status = 409
+
+
+class Forbidden(CharterError):
+    """The acting principal lacks the role an action needs."""
+
+    code = "auth.forbidden"
+    status = 403
 
 
 class ConfigError(CharterError):

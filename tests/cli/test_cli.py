@@ -68,14 +68,14 @@ def test_init_then_verify_then_log_as_json(home: Path) -> None:
     code, out, _ = run(home, "audit", "checkpoint", "--json")
     assert code == 0
     checkpoint = json.loads(out)
-    assert checkpoint["seq"] == 1
+    assert checkpoint["seq"] == 2  # charter.initialised, role.granted (the first admin)
     code, out, _ = run(home, "audit", "verify", "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["ok"] is True and report["entries"] == 2 and report["checkpoints"] == 1
+    assert report["ok"] is True and report["entries"] == 3 and report["checkpoints"] == 1
     code, out, _ = run(home, "audit", "log", "--json")
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [entry["action"] for entry in lines] == ["audit.checkpoint", "charter.initialised"]
+    assert [entry["action"] for entry in lines] == ["audit.checkpoint", "role.granted", "charter.initialised"]
     assert lines[0]["payload"]["signature"] == checkpoint["signature"]
 
 
@@ -90,17 +90,17 @@ def test_log_filters(home: Path) -> None:
 
     assert actions("--action", "audit.*") == ["audit.checkpoint"] * 3
     assert actions("--action", "charter.initialised") == ["charter.initialised"]
-    assert actions("--subject", "ledger:1") == ["audit.checkpoint"]
-    assert actions("--limit", "2", "--oldest-first") == ["charter.initialised", "audit.checkpoint"]
+    assert actions("--subject", "ledger:2") == ["audit.checkpoint"]
+    assert actions("--limit", "2", "--oldest-first") == ["charter.initialised", "role.granted"]
     assert actions("--since", "2100-01-01T00:00:00Z") == []
-    assert len(actions("--until", "2100-01-01", "--all")) == 4
+    assert len(actions("--until", "2100-01-01", "--all")) == 5
     assert actions("--actor", "user:nobody") == []
 
 
 def test_log_table_shows_entries(home: Path) -> None:
     code, out, _ = run(home, "audit", "log")
     assert code == 0
-    assert "charter.initialised" in out
+    assert "charter.initialised" in out and "role.granted" in out
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_export_verifies_offline_with_only_the_public_key(home: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["ok"] and report["entries"] == 2 and report["checkpoints"] == 1
+    assert report["ok"] and report["entries"] == 3 and report["checkpoints"] == 1
     # Any edit to the exported entries is caught.
     lines = exported.read_text().splitlines()
     entry = json.loads(lines[1])
@@ -215,7 +215,7 @@ def test_checkpoints_list(home: Path) -> None:
     run(home, "audit", "checkpoint")
     code, out, _ = run(home, "audit", "checkpoints", "--json")
     assert code == 0
-    assert [cp["seq"] for cp in json.loads(out)] == [1]
+    assert [cp["seq"] for cp in json.loads(out)] == [2]
 
 
 def test_db_commands(home: Path) -> None:

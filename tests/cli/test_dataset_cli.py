@@ -31,6 +31,10 @@ def test_the_dataset_round_trip(tmp_path: Path) -> None:
     code, out, err = charter(home, "dataset", "classify", "people@1", "name", "--no-pii", "--json")
     assert code == 0, err
     assert json.loads(out)["pii_category"] is None
+    code, _, err = charter(home, "dataset", "certify", "people@1", "--purpose", "churn model")
+    assert code == 1 and err.startswith("Error: certifying a dataset version needs the role risk-officer;"), err
+    me = json.loads(charter(home, "whoami", "--json")[1])["principal"]
+    assert charter(home, "role", "grant", me, "risk-officer")[0] == 0
     code, out, err = charter(home, "dataset", "certify", "people@1", "--purpose", "churn model", "--json")
     assert code == 0, err
     cert = json.loads(out)

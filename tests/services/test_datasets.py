@@ -11,9 +11,9 @@ import pytest
 
 from charter.clock import FixedClock
 from charter.config import Settings
-from charter.errors import Conflict, InvalidInput, NotFound
+from charter.errors import Conflict, Forbidden, InvalidInput, NotFound
 from charter.ledger.chain import EntryFilter, list_entries
-from charter.services import audit
+from charter.services import access, audit
 from charter.services.context import Context, open_context
 from charter.services.datasets import (
     DatasetSpec,
@@ -125,9 +125,32 @@ def test_a_user_corrects_a_classification_and_it_is_recorded(context: Context, a
     assert entry.data["after"]["pii_category"] is None
 
 
+def test_only_a_risk_officer_certifies(context: Context, applicants: Path, clock: FixedClock) -> None:
+    register(context)
+    add_dataset_version(context, "applicants", applicants)
+    head = audit.ledger_size(context)
+    with pytest.raises(Forbidden) as refused:
+        certify(context, "applicants@1", purpose="credit scoring", expires=clock.now() + timedelta(days=30))
+    assert str(refused.value) == (
+        "certifying a dataset version needs the role risk-officer; user:tester has admin "
+        "(an admin grants it with `charter role grant user:tester risk-officer`)"
+    )
+    assert refused.value.code == "auth.forbidden"
+    assert audit.ledger_size(context) == head
+    assert resolve_dataset_version(context, "applicants@1").certifications == ()
+    access.grant(context, "user:tester", "risk-officer", reason="data steward for credit")
+    cert = certify(context, "applicants@1", purpose="credit scoring", expires=clock.now() + timedelta(days=30))
+    [entry] = list_entries(context.engine, EntryFilter(action="dataset.certified"))
+    assert entry.data["role"] == "risk-officer" and entry.actor == "user:tester"
+    access.revoke(context, "user:tester", "risk-officer")
+    with pytest.raises(Forbidden, match=r"revoking a dataset certification needs the role risk-officer"):
+        revoke_certification(context, cert.id, reason="mislabelled")
+
+
 def test_certification_expires_and_can_be_revoked(context: Context, applicants: Path, clock: FixedClock) -> None:
     register(context)
     add_dataset_version(context, "applicants", applicants)
+    access.grant(context, "user:tester", "risk-officer")
     assert resolve_dataset_version(context, "applicants").certification_state(clock.now()) == "uncertified"
     cert = certify(context, "applicants@1", purpose="credit scoring", expires=clock.now() + timedelta(days=30))
     assert resolve_dataset_version(context, "applicants@1").certification_state(clock.now()) == "certified"
@@ -178,6 +201,7 @@ def test_bad_versions_and_classifications(
         classify(context, "applicants@1", "salary", protected=True)
     with pytest.raises(InvalidInput, match=r"PII category 'dna' is not one of"):
         classify(context, "applicants@1", "name", pii_category="dna")
+    access.grant(context, "user:tester", "risk-officer")
     with pytest.raises(InvalidInput, match=r"is not in the future"):
         certify(context, "applicants@1", purpose="x", expires=clock.now())
     with pytest.raises(InvalidInput, match=r"needs a purpose"):
@@ -197,3 +221,58 @@ def test_dataset_listings_page(context: Context) -> None:
         register_dataset(context, DatasetSpec(name=name))
     assert [d.name for d in list_datasets(context, limit=2)] == ["a", "b"]
     assert [d.name for d in list_datasets(context, limit=2, offset=2)] == ["c"]
+
+
+def test_a_data_frame_is_registered_like_its_file(context: Context, applicants: Path) -> None:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from charter.services.datasets import add_dataset_frame
+
+    register(context)
+    from_file = add_dataset_version(context, "applicants", applicants)
+    frame = pd.read_csv(applicants)
+    version = add_dataset_frame(context, "applicants", frame, origin={"notebook": "eda.ipynb"})
+    assert (version.ref, version.format, version.row_count) == ("applicants@2", "arrow", 6)
+    assert version.uri == f"frame:sha256:{version.sha256}"
+    assert version.origin == {"kind": "frame", "notebook": "eda.ipynb"}
+    assert [c.pii_category for c in version.columns] == [c.pii_category for c in from_file.columns]
+    assert [c.protected for c in version.columns] == [c.protected for c in from_file.columns]
+    assert version.quality["duplicate_rows"] == from_file.quality["duplicate_rows"] == 1
+    assert version.profile is not None and version.profile["columns"].keys() == from_file.profile["columns"].keys()
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    same = {"pandas": frame, "arrow": arrow, "batches": pa.Table.from_batches(arrow.to_batches(max_chunksize=2)),
+            "polars": pl.from_pandas(frame), "record batch": arrow.combine_chunks().to_batches()[0]}  # fmt: skip
+    head = audit.ledger_size(context)
+    for kind, data in same.items():
+        with pytest.raises(Conflict, match=r"applicants@2 already has this content"):
+            add_dataset_frame(context, "applicants", data)
+        assert audit.ledger_size(context) == head, kind
+    stored = add_dataset_frame(context, "applicants", frame.head(3), uri="s3://lake/applicants/sample")
+    assert (stored.ref, stored.uri, stored.row_count) == ("applicants@3", "s3://lake/applicants/sample", 3)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            [1, 2, 3],
+            "dataset applicants: expected a pyarrow Table or RecordBatch, or a pandas or Polars DataFrame, not list",
+        ),
+        ("pandas-empty", "dataset applicants is empty: it has no columns"),
+        ("pandas-mixed", "dataset applicants: a column of this DataFrame cannot be stored as Arrow"),
+    ],
+)
+def test_bad_frames_are_refused_and_nothing_is_written(context: Context, data: object, message: str) -> None:
+    import pandas as pd
+
+    from charter.services.datasets import add_dataset_frame
+
+    register(context)
+    frames = {"pandas-empty": pd.DataFrame(), "pandas-mixed": pd.DataFrame({"a": [1, "x", 2.5]})}
+    head = audit.ledger_size(context)
+    with pytest.raises(InvalidInput) as caught:
+        add_dataset_frame(context, "applicants", frames.get(data, data) if isinstance(data, str) else data)
+    assert str(caught.value).startswith(message)
+    assert audit.ledger_size(context) == head

@@ -53,8 +53,8 @@ def test_init_creates_home_key_and_database(settings: Settings, clock: FixedCloc
     assert settings.public_key_file.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     with open_context(settings, clock=clock) as context:
         entries = list_entries(context.engine, limit=None)
-        assert [e.action for e in entries] == ["charter.initialised"]
-        assert entries[0].data["key_id"] == result.key_id
+        assert [e.action for e in entries] == ["role.granted", "charter.initialised"]  # newest first
+        assert entries[1].data["key_id"] == result.key_id
         assert entries[0].actor == "user:tester"
         assert audit.verify_ledger(context).ok
 
@@ -65,7 +65,7 @@ def test_init_again_changes_nothing(settings: Settings, clock: FixedClock) -> No
     again = init_home(settings, clock=clock)
     assert not again.first_time and not again.created_key
     with open_context(settings) as context:
-        assert len(list_entries(context.engine, limit=None)) == 1
+        assert len(list_entries(context.engine, limit=None)) == 2
     if before is not None:
         assert tree(settings.home) == before
 
@@ -143,7 +143,7 @@ def test_a_newer_schema_is_refused_by_init_and_left_alone(settings: Settings) ->
         with pytest.raises(SchemaTooNew):
             open_context(settings)
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one() == 1
+            assert connection.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one() == 2
     finally:
         engine.dispose()
 

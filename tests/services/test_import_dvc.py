@@ -89,6 +89,32 @@ def test_reimport_is_idempotent_and_new_data_makes_new_versions(context: Context
     assert report.edges_added == ["data-raw@2 -> data-features@2 (featurize)"]
 
 
+def test_versions_keep_the_md5_dvc_recorded(context: Context, repo: Path) -> None:
+    import hashlib
+
+    import yaml
+
+    from charter.services.datasets import resolve_dataset_version
+
+    import_dvc(context, repo)
+    raw = resolve_dataset_version(context, "data-raw@1")
+    recorded = yaml.safe_load((repo / "data" / "raw.csv.dvc").read_text())["outs"][0]["md5"]
+    assert recorded == hashlib.md5((repo / "data" / "raw.csv").read_bytes()).hexdigest()
+    assert raw.origin == {"kind": "dvc", "path": "data/raw.csv", "md5": recorded, "recorded_in": "data/raw.csv.dvc"}
+    features = resolve_dataset_version(context, "data-features@1")
+    assert features.origin is not None and features.origin["recorded_in"] == "dvc.lock"
+    assert raw.to_dict()["origin"] == raw.origin
+
+
+def test_a_file_changed_since_dvc_recorded_it_is_skipped(context: Context, repo: Path) -> None:
+    (repo / "data" / "raw.csv").write_text("id,income\n1,10000\n2,99999\n")
+    report = import_dvc(context, repo)
+    [message] = [m for m in report.skipped if m.startswith("data/raw.csv")]
+    assert message.startswith("data/raw.csv: changed since DVC recorded it (md5 ")
+    assert message.endswith("run `dvc add`, `dvc repro` or `dvc checkout` first")
+    assert report.versions_created == ["data-features@1"]
+
+
 def test_outputs_missing_from_the_workspace_are_skipped(context: Context, repo: Path) -> None:
     (repo / "data" / "features.csv").unlink()
     report = import_dvc(context, repo)

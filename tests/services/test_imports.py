@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ def context(settings: Settings, clock: FixedClock) -> Iterator[Context]:
 def tracking(tmp_path: Path) -> dict[str, Any]:
     """An MLflow store: credit-risk with two versions (prod -> 2), fraud with one and no Charter tags."""
     from mlflow import MlflowClient
-    from mlflow.entities import Dataset, DatasetInput
+    from mlflow.entities import Dataset, DatasetInput, InputTag
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -53,10 +54,18 @@ def tracking(tmp_path: Path) -> dict[str, Any]:
         run = client.create_run(experiment, tags={"mlflow.source.git.commit": f"commit-{name}-{number}"})
         client.log_metric(run.info.run_id, "roc_auc", round(0.8 + number / 100, 2))
         client.log_param(run.info.run_id, "max_depth", str(number + 2))
-        client.log_inputs(
-            run.info.run_id,
-            datasets=[DatasetInput(Dataset("applicants", f"d{number}", "local", f"/data/applicants-{number}.csv"))],
-        )
+        inputs = [DatasetInput(Dataset("applicants", f"d{number}", "local", f"/data/applicants-{number}.csv"))]
+        if name == "credit-risk":  # as mlflow.data records a local file: JSON source, context tag
+            data = tmp_path / f"credit-{number}.csv"
+            data.write_text("age,income,label\n30,1000,0\n40,2000,1\n" + "50,3000,1\n" * number)
+            source = json.dumps({"uri": str(data)})
+            inputs = [
+                DatasetInput(Dataset("credit-train", f"t{number}", "local", source),
+                             [InputTag("mlflow.data.context", "training")]),
+                DatasetInput(Dataset("credit-holdout", "h", "local", json.dumps({"uri": data.as_uri()})),
+                             [InputTag("mlflow.data.context", "eval")]),
+            ]  # fmt: skip
+        client.log_inputs(run.info.run_id, datasets=inputs)
         model_dir = tmp_path / "artifacts" / f"{name}-{number}"
         model_dir.mkdir(parents=True)
         (model_dir / "model.pkl").write_bytes(f"weights of {name} {number}".encode())
@@ -86,8 +95,39 @@ def test_import_models_versions_aliases_and_runs(context: Context, tracking: dic
     assert second.training_run is not None
     assert second.training_run["metrics"] == {"roc_auc": 0.82}
     assert second.training_run["params"] == {"max_depth": "4"}
-    assert second.training_run["inputs"][0]["name"] == "applicants"
+    assert second.training_run["inputs"][0]["name"] == "credit-train"
     assert audit.verify_ledger(context).ok
+
+
+def test_dataset_inputs_on_this_machine_become_versions_and_lineage(context: Context, tracking: dict[str, Any]) -> None:
+    from charter.services.datasets import resolve_dataset_version
+    from charter.services.lineage import impact, upstream
+
+    report = import_mlflow(context, tracking["uri"], task="regression", risk_tier="minimal")
+    assert report.datasets_created == ["credit-train", "credit-holdout"]
+    # MLflow keeps one dataset per (name, digest) in an experiment: both runs name credit-1.csv as holdout.
+    assert report.dataset_versions_created == ["credit-train@1", "credit-holdout@1", "credit-train@2"]
+    assert report.edges_added == [
+        "credit-train@1 -> credit-risk@1 (training)",
+        "credit-holdout@1 -> credit-risk@1 (evaluation)",
+        "credit-train@2 -> credit-risk@2 (training)",
+        "credit-holdout@1 -> credit-risk@2 (evaluation)",
+    ]
+    assert report.inputs_skipped == [
+        "fraud@1 input applicants (local source '/data/applicants-1.csv'): not a CSV or Parquet file on this "
+        "machine; register it with `charter dataset add-version` and `charter lineage add`"
+    ]
+    train = resolve_dataset_version(context, "credit-train@2")
+    assert train.row_count == 4 and train.origin is not None
+    assert (train.origin["kind"], train.origin["name"], train.origin["digest"]) == ("mlflow", "credit-train", "t2")
+    assert {(e.role, n.ref) for e, n in upstream(context, "credit-risk@2").inputs} == {
+        ("training", "credit-train@2"),
+        ("evaluation", "credit-holdout@1"),
+    }
+    assert [v.ref for v in impact(context, "credit-holdout@1").models] == ["credit-risk@1", "credit-risk@2"]
+    head = audit.ledger_size(context)
+    assert not import_mlflow(context, tracking["uri"]).changed
+    assert audit.ledger_size(context) == head
 
 
 def test_running_an_import_again_changes_nothing(context: Context, tracking: dict[str, Any]) -> None:

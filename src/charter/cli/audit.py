@@ -255,12 +255,18 @@ def log(
     from rich.table import Table
 
     table = Table()
-    for name in ("seq", "time", "actor", "action", "subject"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("payload", overflow="fold")
+    # seq, time (to the second here; --json has microseconds) and action keep their width on a
+    # narrow terminal; actor, subject and payload give way.
+    table.add_column("seq", no_wrap=True, min_width=max((len(str(e.seq)) for e in entries), default=3))
+    table.add_column("time", no_wrap=True, min_width=20)
+    table.add_column("actor", no_wrap=True)
+    table.add_column("action", no_wrap=True, min_width=max((len(e.action) for e in entries), default=6))
+    table.add_column("subject", no_wrap=True)
+    table.add_column("payload", overflow="fold", min_width=8)
     for entry in entries:
         payload = entry.payload if len(entry.payload) <= 80 else entry.payload[:79] + "…"
-        table.add_row(str(entry.seq), entry.ts, entry.actor, entry.action, entry.subject, payload)
+        when = entry.ts[:19] + "Z" if len(entry.ts) > 20 else entry.ts
+        table.add_row(str(entry.seq), when, entry.actor, entry.action, entry.subject, payload)
     stdout().print(table)
 
 

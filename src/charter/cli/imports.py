@@ -45,8 +45,16 @@ def mlflow(
         f"Imported from MLflow: {len(report.models_created)} new model(s), {len(report.versions_created)} new "
         f"version(s), {len(report.versions_unchanged)} already here, {len(report.aliases_moved)} alias move(s)"
     )
-    for line in (*report.versions_created, *report.aliases_moved):
+    for line in (*report.versions_created, *report.aliases_moved, *report.dataset_versions_created):
         out.print(f"  {line}")
+    if report.edges_added:
+        out.print(
+            f"Dataset inputs: {len(report.datasets_created)} new dataset(s), {len(report.edges_added)} lineage edge(s)"
+        )
+    for line in report.edges_added:
+        out.print(f"  {line}")
+    for line in report.inputs_skipped:
+        out.print(f"  skipped {line}", markup=False)
 
 
 @app.command()

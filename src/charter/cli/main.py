@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from charter.cli import aliases, audit, datasets, db, imports, lake, lineage, metrics, models
+from charter.cli import aliases, audit, datasets, db, imports, lake, lineage, metrics, models, roles
 from charter.cli.apply import apply_command, diff_command
 from charter.cli.output import error_line, print_json, stdout
 from charter.cli.state import CliState, settings
@@ -75,6 +75,8 @@ app.add_typer(imports.app, name="import")
 app.add_typer(metrics.app, name="metrics")
 app.command("drift")(metrics.drift_command)
 app.add_typer(lake.app, name="lake")
+app.add_typer(roles.app, name="role")
+app.command("whoami")(roles.whoami)
 app.command("erase")(lake.erase_command)
 app.command("apply")(apply_command)
 app.command("diff")(diff_command)
@@ -140,6 +142,8 @@ def init(
     out.print(f"  signing key {result.key_id}{key_note}")
     if result.revision_before not in (None, result.revision):
         out.print(f"  migrated   {result.revision_before} -> {result.revision}")
+    if result.admin is not None:
+        out.print(f"  admin      {result.admin} (grants roles: `charter role grant PRINCIPAL ROLE`)")
 
 
 def main() -> None:

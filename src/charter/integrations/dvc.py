@@ -19,8 +19,25 @@ from charter.errors import InvalidInput
 @dataclass(frozen=True)
 class DvcOutput:
     path: Path  # relative to the repository root
-    md5: str
+    md5: str  # as DVC recorded it; a folder's ends in ".dir"
     size: int | None
+    plain_md5: bool = False  # ``hash: md5`` (DVC 3): the file's plain MD5; older files normalised line ends
+    recorded_in: str = ""  # the .dvc or dvc.lock file, relative to the root
+
+    def origin(self) -> dict[str, Any]:
+        """What a dataset version imported from this output keeps about it."""
+        return {"kind": "dvc", "path": self.path.as_posix(), "md5": self.md5, "recorded_in": self.recorded_in}
+
+
+def _output(path: Path, out: dict[str, Any], recorded_in: str) -> DvcOutput:
+    size = out.get("size")
+    return DvcOutput(
+        path,
+        str(out.get("md5", "")),
+        size if isinstance(size, int) else None,
+        plain_md5=out.get("hash") == "md5",
+        recorded_in=recorded_in,
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,7 @@ def read_repo(root: Path) -> DvcRepo:
             if not isinstance(out, dict) or "path" not in out:
                 raise InvalidInput(f"{file}: outs[{index}] has no path")
             path = (file.parent / out["path"]).relative_to(root)
-            outputs.append(DvcOutput(path, str(out.get("md5", "")), out.get("size")))
+            outputs.append(_output(path, out, file.relative_to(root).as_posix()))
     stages: list[DvcStage] = []
     for lock in _files(root, "dvc.lock"):
         document = _yaml(lock) or {}
@@ -79,7 +96,7 @@ def read_repo(root: Path) -> DvcRepo:
                 raise InvalidInput(f"{lock}: stage {name!r} is not a mapping")
             outs = tuple(base / o["path"] for o in stage.get("outs") or [])
             for out in stage.get("outs") or []:
-                outputs.append(DvcOutput(base / out["path"], str(out.get("md5", "")), out.get("size")))
+                outputs.append(_output(base / out["path"], out, lock.relative_to(root).as_posix()))
             params = {
                 f"{file}:{key}": value
                 for file, values in sorted((stage.get("params") or {}).items())

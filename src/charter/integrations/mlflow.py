@@ -41,7 +41,7 @@ class MlflowRun:
     metrics: dict[str, float]
     params: dict[str, str]
     git_commit: str
-    inputs: tuple[dict[str, str], ...]  # dataset inputs: name, digest, source_type, source
+    inputs: tuple[dict[str, str], ...]  # dataset inputs: name, digest, source_type, source, context
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +114,7 @@ class MlflowReader:
                 "digest": item.dataset.digest,
                 "source_type": item.dataset.source_type,
                 "source": item.dataset.source,
+                "context": next((t.value for t in item.tags or [] if t.key == "mlflow.data.context"), ""),
             }
             for item in (run.inputs.dataset_inputs if run.inputs else [])
         )

@@ -71,6 +71,18 @@ def digest_path(path: Path, *, progress: Callable[[int], None] | None = None) ->
     return ArtifactDigest(uri=uri, sha256=hashlib.sha256(manifest).hexdigest(), size=total, files=count)
 
 
+def file_md5(path: Path) -> str:
+    """The plain MD5 of a file, as DVC 3 records it (for checking a workspace file, not for security)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(CHUNK):
+                digest.update(block)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    return digest.hexdigest()
+
+
 def _files(root: Path) -> list[Path]:
     found: list[Path] = []
     for folder, dirs, names in os.walk(root, followlinks=False):

@@ -20,12 +20,20 @@ from charter.clock import format_timestamp, parse_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
+from charter.services.access import require
 from charter.services.artifacts import ArtifactDigest, digest_path
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
 from charter.services.profiles import dataset_profile, profile_outline
 from charter.services.references import Reference, check_name, listed, parse_reference
-from charter.services.tabular import quality_report, read_table, sample_values, table_schema
+from charter.services.tabular import (
+    as_table,
+    frame_digest,
+    quality_report,
+    read_table,
+    sample_values,
+    table_schema,
+)
 from charter.store.engine import translate_errors
 from charter.store.schema import certifications, dataset_columns, dataset_versions, datasets
 
@@ -130,6 +138,7 @@ class DatasetVersion:
     profile: dict[str, Any] | None
     creator: str
     created_at: str
+    origin: dict[str, Any] | None = None
     columns: tuple[ColumnInfo, ...] = ()
     certifications: tuple[Certification, ...] = field(default=())
 
@@ -199,14 +208,39 @@ def add_dataset_version(
     fmt: str | None = None,
     progress: Callable[[int], None] | None = None,
     digest: ArtifactDigest | None = None,
+    origin: dict[str, Any] | None = None,
 ) -> DatasetVersion:
     """Register a file (CSV, Parquet) as the next version: fingerprint, schema, quality, classification.
 
-    ``digest`` is the file's digest when the caller has already computed it.
+    ``digest`` is the file's digest when the caller has already computed it; ``origin`` says
+    where the content came from beyond its URI (a DVC path and md5, an MLflow run).
     """
     check_name(name, KIND, "transactions")
     table = read_table(path, fmt)
     digest = digest or digest_path(path, progress=progress)
+    return _add_version(context, name, table, digest, fmt or path.suffix.lstrip(".") or "parquet", origin)
+
+
+def add_dataset_frame(
+    context: Context, name: str, data: Any, *, uri: str = "", origin: dict[str, Any] | None = None
+) -> DatasetVersion:
+    """Register an in-memory table (pyarrow Table or RecordBatch, pandas or Polars DataFrame) as the next version.
+
+    Its fingerprint is :func:`~charter.services.tabular.frame_digest` (the same rows and columns
+    give the same digest however the table is chunked); ``uri`` says where the data lives, if
+    anywhere (default ``frame:sha256:<digest>``).
+    """
+    check_name(name, KIND, "transactions")
+    table = as_table(data, f"dataset {name}")
+    digest = frame_digest(table)
+    if uri:
+        digest = ArtifactDigest(uri=uri, sha256=digest.sha256, size=digest.size, files=digest.files)
+    return _add_version(context, name, table, digest, "arrow", {"kind": "frame", **(origin or {})})
+
+
+def _add_version(
+    context: Context, name: str, table: Any, digest: ArtifactDigest, fmt: str, origin: dict[str, Any] | None
+) -> DatasetVersion:
     schema = table_schema(table)
     quality = quality_report(table)
     classes = [classify_column(column["name"], sample_values(table, column["name"])) for column in schema]
@@ -230,13 +264,14 @@ def add_dataset_version(
             "uri": digest.uri,
             "sha256": digest.sha256,
             "size": digest.size,
-            "format": fmt or path.suffix.lstrip(".") or "parquet",
+            "format": fmt,
             "row_count": table.num_rows,
             "schema": schema,
             "quality": quality.to_dict(),
             "profile": profile,
             "creator": context.actor,
             "created_at": format_timestamp(context.clock.now()),
+            "origin": origin,
         }
         uow.execute(dataset_versions.insert().values(row))
         columns = [
@@ -255,7 +290,7 @@ def add_dataset_version(
         uow.record(
             "dataset.version_registered",
             f"dataset:{name}",
-            {**{k: row[k] for k in ("id", "version", "uri", "sha256", "size", "row_count")}, "pii": pii,
+            {**{k: row[k] for k in ("id", "version", "uri", "sha256", "size", "row_count", "origin")}, "pii": pii,
              "protected": [c["name"] for c in columns if c["protected"]], "quality_issues": list(quality.issues)},
         )  # fmt: skip
     return resolve_dataset_version(context, f"{name}@{row['version']}")
@@ -306,7 +341,7 @@ def classify(
 
 
 def certify(context: Context, reference: str, *, purpose: str, expires: datetime, note: str = "") -> Certification:
-    """Certify a dataset version for a purpose until ``expires`` (roles are enforced once identities exist)."""
+    """Certify a dataset version for a purpose until ``expires``; the actor needs the ``risk-officer`` role."""
     if not purpose.strip():
         raise InvalidInput("a certification needs a purpose (what the data is fit for, e.g. 'credit scoring')")
     now = context.clock.now()
@@ -324,8 +359,13 @@ def certify(context: Context, reference: str, *, purpose: str, expires: datetime
         revoked_by=None,
     )
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        role = require(uow.connection, context.actor, "dataset.certify")
         uow.execute(certifications.insert().values(**asdict(cert), version_id=version.id))
-        uow.record("dataset.certified", f"dataset:{version.dataset}", {**asdict(cert), "version": version.version})
+        uow.record(
+            "dataset.certified",
+            f"dataset:{version.dataset}",
+            {**asdict(cert), "version": version.version, "role": role},
+        )
     return cert
 
 
@@ -333,6 +373,7 @@ def revoke_certification(context: Context, certification_id: str, *, reason: str
     if not reason.strip():
         raise InvalidInput("revoking a certification needs a reason")
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        require(uow.connection, context.actor, "dataset.revoke_certification")
         found = (
             uow.connection.execute(
                 select(certifications, dataset_versions.c.version, datasets.c.name)

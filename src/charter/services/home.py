@@ -12,12 +12,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
-from charter.clock import Clock, SystemClock
+from charter.clock import Clock, SystemClock, format_timestamp
 from charter.config import DATABASE_FILE, Settings
 from charter.errors import ConfigError, HomeCorrupt, SigningKeyMissing, StoreNotInitialised
-from charter.ledger import append
+from charter.ledger import append, unit_of_work
 from charter.ledger.chain import read_head
 from charter.ledger.keys import create_key_files, key_id, public_pem
+from charter.services.access import grant_initial_admin
 from charter.services.audit import signing_key
 from charter.services.context import open_context, require_home
 from charter.store.engine import make_engine, redacted, translate_errors
@@ -35,6 +36,7 @@ class InitResult:
     created_home: bool
     created_key: bool
     first_time: bool
+    admin: str | None = None  # the principal made admin by this run (a home without one gets its first)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -46,6 +48,7 @@ class InitResult:
             "created_home": self.created_home,
             "created_key": self.created_key,
             "first_time": self.first_time,
+            "admin": self.admin,
         }
 
 
@@ -127,6 +130,8 @@ def init_home(settings: Settings, *, clock: Clock | None = None) -> InitResult:
                 )
             elif result.changed:
                 _record_migration(engine, settings, clock, result)
+            with unit_of_work(engine, actor=settings.actor, clock=clock) as uow:
+                admin = grant_initial_admin(uow, settings.actor, format_timestamp(clock.now()))
         finally:
             engine.dispose()
     except BaseException:
@@ -141,6 +146,7 @@ def init_home(settings: Settings, *, clock: Clock | None = None) -> InitResult:
         created_home=created_home,
         created_key=created_key,
         first_time=first_time,
+        admin=None if admin is None else admin.principal,
     )
 
 

@@ -18,7 +18,7 @@ from charter.errors import InvalidInput, NotFound
 from charter.integrations.dvc import read_repo
 from charter.integrations.mlflow import MlflowModel, MlflowReader
 from charter.services import aliases
-from charter.services.artifacts import digest_path
+from charter.services.artifacts import digest_path, file_md5
 from charter.services.context import Context
 from charter.services.registry import (
     RISK_TIERS,
@@ -42,10 +42,21 @@ class ImportReport:
     versions_created: list[str] = field(default_factory=list)
     versions_unchanged: list[str] = field(default_factory=list)
     aliases_moved: list[str] = field(default_factory=list)
+    datasets_created: list[str] = field(default_factory=list)
+    dataset_versions_created: list[str] = field(default_factory=list)
+    edges_added: list[str] = field(default_factory=list)
+    inputs_skipped: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.models_created or self.versions_created or self.aliases_moved)
+        return bool(
+            self.models_created
+            or self.versions_created
+            or self.aliases_moved
+            or self.datasets_created
+            or self.dataset_versions_created
+            or self.edges_added
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,6 +148,8 @@ def _import_versions(
         by_digest[digest.sha256] = registered.version
         charter_version[version.version] = registered.version
         report.versions_created.append(registered.ref)
+        for item in run.inputs if run else ():
+            _import_input(context, registered.ref, str(version.run_id), item, report)
     current = get_model(context, model.name).aliases
     for alias, mlflow_version in sorted(model.aliases.items()):
         target = charter_version.get(mlflow_version)
@@ -144,6 +157,76 @@ def _import_versions(
             continue
         aliases.set_alias(context, f"{model.name}@{target}", alias)
         report.aliases_moved.append(f"{model.name}:{alias} -> {target}")
+
+
+#: MLflow's ``mlflow.data.context`` input tag -> the lineage role of the edge to the model version.
+INPUT_ROLES = {"training": "training", "train": "training", "validation": "validation", "val": "validation",
+               "evaluation": "evaluation", "eval": "evaluation", "test": "evaluation"}  # fmt: skip
+
+
+def _import_input(context: Context, model_ref: str, run_id: str, item: dict[str, str], report: ImportReport) -> None:
+    """A run's dataset input as a dataset version and a lineage edge to the model version, when its file is here.
+
+    MLflow records a dataset's source (for local data, JSON such as ``{"uri": "/data/x.csv"}``)
+    and its own digest, not the data; Charter can fingerprint and profile the input only when
+    that source is a CSV or Parquet file this machine can read. Other inputs are reported.
+    """
+    from charter.errors import CharterError, Conflict
+    from charter.services.datasets import DatasetSpec, add_dataset_version, list_dataset_versions, register_dataset
+    from charter.services.lineage import add_edge
+
+    what = f"{model_ref} input {item.get('name') or '?'}"
+    path = _local_source(item.get("source", ""))
+    if path is None or not path.is_file() or not path.name.lower().endswith(TABULAR_SUFFIXES):
+        report.inputs_skipped.append(
+            f"{what} ({item.get('source_type') or 'unknown'} source {item.get('source')!r}): not a CSV or Parquet "
+            "file on this machine; register it with `charter dataset add-version` and `charter lineage add`"
+        )
+        return
+    name = dataset_name_for(Path(item.get("name") or path.name))
+    try:
+        known = {v.sha256: v.ref for v in list_dataset_versions(context, name)}
+    except NotFound:
+        register_dataset(context, DatasetSpec(name=name, source_uri=path.resolve().as_uri()))
+        report.datasets_created.append(name)
+        known = {}
+    digest = digest_path(path)
+    ref = known.get(digest.sha256)
+    try:
+        if ref is None:
+            origin = {
+                "kind": "mlflow",
+                "run_id": run_id,
+                "name": item.get("name", ""),
+                "digest": item.get("digest", ""),
+            }
+            ref = add_dataset_version(context, name, path, digest=digest, origin=origin).ref
+            report.dataset_versions_created.append(ref)
+        role = INPUT_ROLES.get(item.get("context", "").lower(), "training")
+        add_edge(context, ref, to_model=model_ref, role=role, transform="mlflow-run", code_ref=f"mlflow-run:{run_id}")
+    except Conflict:
+        return
+    except CharterError as exc:
+        report.inputs_skipped.append(f"{what} ({path}): {exc.message}")
+        return
+    report.edges_added.append(f"{ref} -> {model_ref} ({role})")
+
+
+def _local_source(source: str) -> Path | None:
+    """The local path an MLflow dataset source names (JSON with a uri or path, a file: URI, or a path)."""
+    import json
+    from urllib.parse import unquote, urlparse
+
+    text = source.strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return None
+        text = str(parsed.get("uri") or parsed.get("path") or "") if isinstance(parsed, dict) else ""
+    if text.startswith("file:"):
+        text = unquote(urlparse(text).path)
+    return Path(text) if text.startswith("/") else None
 
 
 # ---- DVC ----------------------------------------------------------------------------------------
@@ -214,7 +297,13 @@ def import_dvc(context: Context, root: Path) -> DvcReport:
             refs[out.path] = existing[digest.sha256]
             report.versions_unchanged.append(existing[digest.sha256])
             continue
-        version = add_dataset_version(context, name, file, digest=digest)
+        if out.plain_md5 and out.md5 and file.is_file() and (found := file_md5(file)) != out.md5:
+            report.skipped.append(
+                f"{out.path}: changed since DVC recorded it (md5 {out.md5} in {out.recorded_in}, {found} on disk); "
+                "run `dvc add`, `dvc repro` or `dvc checkout` first"
+            )
+            continue
+        version = add_dataset_version(context, name, file, digest=digest, origin=out.origin())
         refs[out.path] = version.ref
         report.versions_created.append(version.ref)
     for stage in repo.stages:

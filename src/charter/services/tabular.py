@@ -14,6 +14,7 @@ compared for duplicates; the duplicates sentence then names them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from charter.errors import InvalidInput
 from charter.metrics.quality import distinct_count, duplicate_rows, is_number_text, missing_mask
 from charter.metrics.quality_report import format_share, format_value
 from charter.metrics.quality_values import read_table as read_columns
+from charter.services.artifacts import ArtifactDigest
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 #: Rows a batch when a file is read in batches (``iter_batches``).
@@ -151,6 +153,84 @@ def _parquet_batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
             raise InvalidInput(f"cannot read {file}: {exc}") from None
         except pa.ArrowException as exc:
             raise InvalidInput(f"{file}: not a readable Parquet file ({exc})") from None
+
+
+def as_table(data: Any, where: str) -> pa.Table:
+    """An in-memory table as Arrow: a pyarrow Table or RecordBatch, a pandas or Polars DataFrame.
+
+    Anything else with the Arrow PyCapsule stream interface is accepted too. pandas' index
+    is not a column (reset it first to keep it); schema metadata is dropped.
+    """
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    elif not isinstance(data, pa.Table):
+        module = type(data).__module__.split(".", 1)[0]
+        if module == "pandas" and type(data).__name__ == "DataFrame":
+            try:
+                data = pa.Table.from_pandas(data, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise InvalidInput(f"{where}: a column of this DataFrame cannot be stored as Arrow: {exc}") from None
+        elif hasattr(data, "__arrow_c_stream__"):
+            data = pa.table(data)
+        else:
+            raise InvalidInput(
+                f"{where}: expected a pyarrow Table or RecordBatch, or a pandas or Polars DataFrame, "
+                f"not {type(data).__name__}"
+            )
+    if data.num_columns == 0:
+        raise InvalidInput(f"{where} is empty: it has no columns")
+    _check_names(data, where)
+    return data.replace_schema_metadata(None)
+
+
+def frame_digest(table: pa.Table) -> ArtifactDigest:
+    """SHA-256 of a table's content: its Arrow IPC stream with one record batch and no metadata.
+
+    The same columns (names, types, order) and rows give the same digest however the table
+    was chunked or built. Text is hashed as ``large_string`` and bytes as ``large_binary``
+    (pandas, Polars and pyarrow pick different string types for the same data), and
+    dictionary-encoded columns (categoricals) as their values. ``size`` is the bytes hashed.
+    """
+    hasher = hashlib.sha256()
+    sink = _HashingSink(hasher)
+    schema = pa.schema([field.with_type(_canonical_type(field.type)) for field in table.schema])
+    canonical = table.replace_schema_metadata(None).cast(schema).combine_chunks()
+    with pa.ipc.new_stream(sink, canonical.schema) as writer:
+        for batch in canonical.to_batches(max_chunksize=max(canonical.num_rows, 1)):
+            writer.write_batch(batch)
+    digest = hasher.hexdigest()
+    return ArtifactDigest(uri=f"frame:sha256:{digest}", sha256=digest, size=sink.size, files=1)
+
+
+def _canonical_type(dtype: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(dtype):
+        return _canonical_type(dtype.value_type)
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
+        return pa.large_string()
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype) or pa.types.is_binary_view(dtype):
+        return pa.large_binary()
+    return dtype
+
+
+class _HashingSink:
+    """A writable file object that hashes what is written instead of keeping it."""
+
+    def __init__(self, hasher: Any) -> None:
+        self.hasher = hasher
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.hasher.update(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def table_schema(table: pa.Table) -> list[dict[str, str]]:

@@ -6,5 +6,12 @@ against the migration scripts.
 
 from __future__ import annotations
 
-REVISIONS: tuple[str, ...] = ("0001_ledger", "0002_registry", "0003_datasets", "0004_lineage", "0005_training_run")
+REVISIONS: tuple[str, ...] = (
+    "0001_ledger",
+    "0002_registry",
+    "0003_datasets",
+    "0004_lineage",
+    "0005_training_run",
+    "0006_roles",
+)
 HEAD = REVISIONS[-1]

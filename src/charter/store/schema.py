@@ -187,6 +187,8 @@ dataset_versions = Table(
     Column("profile", JSON, nullable=True),
     Column("creator", String(200), nullable=False),
     Column("created_at", String(27), nullable=False),
+    # Where the content came from beyond its URI: {"kind": "dvc", "path", "md5"}, {"kind": "mlflow", ...}.
+    Column("origin", JSON, nullable=True),
     UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_id_version"),
 )
 
@@ -242,6 +244,21 @@ lineage_features = Table(
     Column("edge_id", String(36), ForeignKey("lineage_edges.id"), primary_key=True),
     Column("feature", String(200), primary_key=True),
     Column("source_column", String(200), nullable=False),
+)
+
+# ---- roles (issue 3, used by #6 approvals and #8 tokens) -----------------------------------------
+
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("principal", String(200), nullable=False, index=True),
+    Column("role", String(30), nullable=False),
+    Column("granted_by", String(200), nullable=False),
+    Column("granted_at", String(27), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("revoked_at", String(27), nullable=True),
+    Column("revoked_by", String(200), nullable=True),
 )
 
 GOVERNED_TABLES = frozenset(metadata.tables)
