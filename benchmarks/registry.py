@@ -37,11 +37,12 @@ from charter.config import load_settings
 from charter.ids import new_id
 from charter.ledger import unit_of_work
 from charter.services.context import Context
-from charter.services.datasets import LEGAL_BASES, list_datasets, resolve_dataset_version
-from charter.services.registry import RISK_TIERS, TASKS, get_model, list_models, list_versions, resolve_version
+from charter.services.datasets import list_datasets, resolve_dataset_version
+from charter.services.registry import get_model, list_models, list_versions, resolve_version
 from charter.store import schema
 from charter.store.engine import make_engine
 from charter.store.migrate import upgrade
+from charter.vocabulary import LEGAL_BASES, RISK_TIERS, TASKS
 
 ADMIN_URL = os.environ.get("CHARTER_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ACTOR = "user:bench"

@@ -15,6 +15,7 @@ message names the thing that is wrong and, where there is one, the fix.
     ├── NotFound                      not_found                 404
     │   └── PolicyPackNotFound        policy.pack_not_found     404
     ├── Conflict                      conflict                  409
+    │   └── IntegrityMismatch         integrity.mismatch        409
     ├── Forbidden                     auth.forbidden            403
     ├── ConfigError                   config.invalid            500
     │   ├── HomeMissing               home.missing              500
@@ -102,6 +103,12 @@ class PolicyPackNotFound(NotFound):
 class Conflict(CharterError):
     code = "conflict"
     status = 409
+
+
+class IntegrityMismatch(Conflict):
+    """An artifact or data file no longer has the content the registry recorded (tampered or replaced)."""
+
+    code = "integrity.mismatch"
 
 
 class Forbidden(CharterError):

@@ -329,3 +329,35 @@ def test_verify_with_held_checkpoints(home: Path, tmp_path: Path) -> None:
     run(home, "audit", "export", "-o", str(exported))
     code, out, _ = run(home, "audit", "verify", "--file", str(exported), "--checkpoints", str(held), "--json")
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["gate", "m@1", "--stage", "prod"], "gate"),
+        (["--home", "/x", "--database-url", "sqlite://", "--debug", "model", "list"], "model"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_the_command_name_is_found_after_the_root_options(argv: list[str], name: str | None) -> None:
+    from charter.cli.main import command_name
+
+    assert command_name(argv) == name
+
+
+def test_a_run_builds_only_the_command_it_runs(home: Path) -> None:
+    """The console script cuts the app down to one command; it must behave as the whole app does."""
+    import subprocess
+    import sys
+
+    from charter.cli.main import app, app_for
+
+    assert app_for(["--home", "x", "audit", "verify"]).registered_groups[0].name == "audit"
+    assert app_for(["version"]).registered_commands[0].callback.__name__ == "version"  # type: ignore[union-attr]
+    assert app_for(["nonsense"]) is app and app_for(["--help"]) is app
+    charter = str(Path(sys.executable).with_name("charter"))
+    done = subprocess.run([charter, "--home", str(home), "audit", "verify", "--json"], capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)["ok"] is True
+    done = subprocess.run([charter, "--home", str(home), "nonsense"], capture_output=True, text=True)
+    assert done.returncode == 2 and "No such command 'nonsense'" in done.stderr

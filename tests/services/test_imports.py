@@ -125,6 +125,19 @@ def test_dataset_inputs_on_this_machine_become_versions_and_lineage(context: Con
         ("evaluation", "credit-holdout@1"),
     }
     assert [v.ref for v in impact(context, "credit-holdout@1").models] == ["credit-risk@1", "credit-risk@2"]
+    from charter.services.evaluation import list_evaluations
+
+    [evaluation] = list_evaluations(context, "credit-risk@2")
+    assert (evaluation.source, evaluation.dataset, evaluation.metrics) == (
+        "mlflow",
+        "credit-holdout",
+        {"roc_auc": 0.82},
+    )
+    assert report.evaluations_recorded == [
+        "credit-risk@1 on credit-holdout",
+        "credit-risk@2 on credit-holdout",
+        "fraud@1 on mlflow-run:" + list_evaluations(context, "fraud@1")[0].dataset.removeprefix("mlflow-run:"),
+    ]
     head = audit.ledger_size(context)
     assert not import_mlflow(context, tracking["uri"]).changed
     assert audit.ledger_size(context) == head

@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from charter.metrics.summary import CategoricalProfile, NumericProfile
-from charter.services.profiles import MAX_CATEGORIES, dataset_profile, profile_outline, profiled
+from charter.services.datasets import profile_outline
+from charter.services.profiles import MAX_CATEGORIES, dataset_profile, profiled
 
 
 def test_columns_are_profiled_or_skipped_with_a_reason() -> None:

@@ -22,7 +22,8 @@ SIGNS = {"create": "+", "change": "~", "unchanged": "="}
 
 
 def _value(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"  # a policy's whole text: its digest says it changed
 
 
 def _print_plan(changes: list[Change]) -> None:

@@ -55,6 +55,8 @@ def mlflow(
         out.print(f"  {line}")
     for line in report.inputs_skipped:
         out.print(f"  skipped {line}", markup=False)
+    for line in report.evaluations_recorded:
+        out.print(f"  evaluation of {line} (run metrics)", markup=False)
 
 
 @app.command()

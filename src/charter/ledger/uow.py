@@ -156,6 +156,10 @@ class UnitOfWork:
         return self._chain.actor
 
     @property
+    def clock(self) -> Clock:
+        return self._chain._clock
+
+    @property
     def entries(self) -> tuple[Entry, ...]:
         return tuple(self._chain.pending)
 

@@ -56,7 +56,6 @@ from typing import Any, Literal, TypeAlias, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from charter.errors import ConfigError, InvalidInput
 from charter.metrics.inputs import FloatArray, as_float_array
@@ -314,6 +313,8 @@ class AnomalyModel:
         distance = np.sqrt(np.maximum(squared, 0.0))
         distance[infinite] = np.inf
         dof = observed.sum(axis=1)
+        from scipy import stats  # loaded on first use (slow to import)
+
         limits = np.concatenate([[np.inf], np.sqrt(stats.chi2.ppf(quantile, np.arange(1, len(index) + 1)))])
         threshold = limits[dof]
         return AnomalyScores(
@@ -413,6 +414,8 @@ def clean_share_bound(features: int, *, z_threshold: float = Z_THRESHOLD, quanti
 
     ``(1 - quantile) + features * P(|N(0, 1)| > z_threshold)``: 0.001 + 0.000465 per feature.
     """
+    from scipy import stats
+
     return min(1.0, (1 - quantile) + features * 2 * float(stats.norm.sf(z_threshold)))
 
 

@@ -39,7 +39,6 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from charter.errors import InvalidInput
 from charter.metrics.inputs import FloatArray, as_float_array, as_label_array, finite
@@ -237,6 +236,8 @@ def ks_p_value(statistic: float, n: int, m: int) -> float:
     correction, ``kstwobign.sf(statistic * (sqrt(N) + 0.12 + 0.11 / sqrt(N)))``: it differs from
     scipy's value by at most 1.3e-3 at N = 10,000, and by less as N grows.
     """
+    from scipy import stats  # loaded on first use: importing scipy.stats takes half a second
+
     effective_n = float(np.round(n * m / (n + m)))
     if effective_n <= KS_EXACT_UP_TO:
         p_value = stats.kstwo.sf(statistic, effective_n)
@@ -309,6 +310,8 @@ def chi_square_from_counts(reference: FloatArray, current: FloatArray) -> ChiSqu
     shares = _floored(reference / reference.sum())
     expected = shares / shares.sum() * current.sum()
     statistic = float(np.sum((current - expected) ** 2 / expected))
+    from scipy import stats
+
     return ChiSquareResult(statistic=statistic, p_value=float(stats.chi2.sf(statistic, reference.size - 1)))
 
 

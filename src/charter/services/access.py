@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "role.manage": (("admin",), "granting or revoking roles"),
     "dataset.certify": (("risk-officer",), "certifying a dataset version"),
     "dataset.revoke_certification": (("risk-officer",), "revoking a dataset certification"),
+    "policy.manage": (("risk-officer", "admin"), "adding, changing or removing a policy"),
 }
 
 

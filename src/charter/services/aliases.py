@@ -6,21 +6,23 @@ entry commit together. Promotion through gates and approvals (#6) builds on this
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 from charter.clock import format_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
-from charter.ledger import unit_of_work
+from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.context import Context
 from charter.services.references import check_alias_name, parse_reference
-from charter.services.registry import resolve_version
+from charter.services.registry import ModelVersion, resolve_version
 from charter.store.engine import translate_errors
-from charter.store.schema import alias_history, aliases, model_versions, models
+from charter.store.schema import alias_history, aliases, model_tags, model_versions, models
 
 
 @dataclass(frozen=True)
@@ -46,48 +48,78 @@ class AliasMove:
 
 
 def set_alias(context: Context, reference: str, alias: str) -> AliasMove:
-    """Point ``alias`` of the referenced version's model at that version."""
+    """Point ``alias`` of the referenced version's model at that version.
+
+    An alias that a policy governs (an active policy applies to the model at that stage)
+    moves only through ``charter promote``, which runs the gate; this refuses it.
+    """
     check_alias_name(alias)
     target = resolve_version(context, reference)
     if target.status != "registered":
         raise InvalidInput(f"{target.ref} is {target.status}; only registered versions can take an alias")
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
-        model_id = uow.connection.execute(select(models.c.id).where(models.c.name == target.model)).scalar_one()
-        current = uow.connection.execute(
-            select(aliases.c.version_id, model_versions.c.version)
-            .join(model_versions, model_versions.c.id == aliases.c.version_id)
-            .where(aliases.c.model_id == model_id, aliases.c.name == alias)
-        ).first()
-        if current is not None and current.version_id == target.id:
-            raise Conflict(f"{target.model}:{alias} already points at {target.ref}")
-        now = format_timestamp(context.clock.now())
-        if current is None:
-            uow.execute(aliases.insert().values(model_id=model_id, name=alias, version_id=target.id, updated_at=now))
-        else:
-            uow.execute(
-                update(aliases)
-                .where(aliases.c.model_id == model_id, aliases.c.name == alias)
-                .values(version_id=target.id, updated_at=now)
+        governing = governed_by(uow.connection, target.model, alias)
+        if governing:
+            raise Conflict(
+                f"{target.model}:{alias} is governed by {', '.join(governing)}; move it with "
+                f"`charter promote {target.ref} --to {alias}`, which runs the gate"
             )
-        from_version = None if current is None else int(current.version)
-        entry = uow.record(
-            "model.alias_moved",
-            f"model:{target.model}",
-            {"alias": alias, "from_version": from_version, "to_version": target.version},
-        )
+        return move_in(uow, target, alias, {})
+
+
+def move_in(uow: UnitOfWork, target: ModelVersion, alias: str, extra: Mapping[str, Any]) -> AliasMove:
+    """Move the alias inside ``uow`` (a promotion's unit of work passes its gate and change request in ``extra``)."""
+    model_id = uow.connection.execute(select(models.c.id).where(models.c.name == target.model)).scalar_one()
+    current = uow.connection.execute(
+        select(aliases.c.version_id, model_versions.c.version)
+        .join(model_versions, model_versions.c.id == aliases.c.version_id)
+        .where(aliases.c.model_id == model_id, aliases.c.name == alias)
+    ).first()
+    if current is not None and current.version_id == target.id:
+        raise Conflict(f"{target.model}:{alias} already points at {target.ref}")
+    now = format_timestamp(uow.clock.now())
+    if current is None:
+        uow.execute(aliases.insert().values(model_id=model_id, name=alias, version_id=target.id, updated_at=now))
+    else:
         uow.execute(
-            alias_history.insert().values(
-                id=new_id(),
-                model_id=model_id,
-                alias=alias,
-                from_version_id=None if current is None else current.version_id,
-                to_version_id=target.id,
-                actor=context.actor,
-                at=entry.ts,
-                ledger_seq=entry.seq,
-            )
+            update(aliases)
+            .where(aliases.c.model_id == model_id, aliases.c.name == alias)
+            .values(version_id=target.id, updated_at=now)
         )
-    return AliasMove(target.model, alias, from_version, target.version, context.actor, entry.ts, entry.seq)
+    from_version = None if current is None else int(current.version)
+    entry = uow.record(
+        "model.alias_moved",
+        f"model:{target.model}",
+        {"alias": alias, "from_version": from_version, "to_version": target.version, **extra},
+    )
+    uow.execute(
+        alias_history.insert().values(
+            id=new_id(),
+            model_id=model_id,
+            alias=alias,
+            from_version_id=None if current is None else current.version_id,
+            to_version_id=target.id,
+            actor=uow.actor,
+            at=entry.ts,
+            ledger_seq=entry.seq,
+        )
+    )
+    return AliasMove(target.model, alias, from_version, target.version, uow.actor, entry.ts, entry.seq)
+
+
+def governed_by(connection: Connection, model: str, alias: str) -> list[str]:
+    """The active policies that apply to ``model`` at stage ``alias`` (empty: the alias moves freely)."""
+    from charter.services.policies import active_policies
+
+    row = connection.execute(select(models.c.id, models.c.risk_tier).where(models.c.name == model)).first()
+    if row is None:
+        return []
+    tags = list(connection.execute(select(model_tags.c.tag).where(model_tags.c.model_id == row.id)).scalars())
+    return [
+        stored.name
+        for stored, policy in active_policies(connection)
+        if policy.applies_to.matches(risk_tier=row.risk_tier, tags=tags, model=model, stage=alias)
+    ]
 
 
 def remove_alias(context: Context, reference: str) -> AliasMove:

@@ -11,6 +11,7 @@ add a handler there.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from charter.services.context import Context
 from charter.services.manifests import Document, load_documents
 from charter.services.references import check_name
 from charter.store.engine import translate_errors
+from charter.vocabulary import LEGAL_BASES, RISK_TIERS, TASKS
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class Kind(Protocol):
 class ModelKind:
     kind: str = "Model"
     fields: tuple[FieldRule, ...] = (
-        FieldRule("task", "task", registry.TASKS, required=True),
-        FieldRule("riskTier", "risk_tier", registry.RISK_TIERS, required=True),
+        FieldRule("task", "task", TASKS, required=True),
+        FieldRule("riskTier", "risk_tier", RISK_TIERS, required=True),
         FieldRule("owner", "owner"),
         FieldRule("team", "team"),
         FieldRule("description", "description"),
@@ -84,7 +86,7 @@ class DatasetKind:
         FieldRule("licence", "licence"),
         FieldRule("collectedFrom", "collected_from"),
         FieldRule("collectedTo", "collected_to"),
-        FieldRule("legalBasis", "legal_basis", datasets.LEGAL_BASES, default="unknown"),
+        FieldRule("legalBasis", "legal_basis", LEGAL_BASES, default="unknown"),
     )
 
     def checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +103,42 @@ class DatasetKind:
         datasets.update_dataset(uow, name, changes, now)
 
 
-KINDS: dict[str, Kind] = {handler.kind: handler for handler in (ModelKind(), DatasetKind())}
+class PolicyKind:
+    """``kind: Policy``: the document's own text is the policy; it is checked as ``charter policy add`` checks it."""
+
+    kind: str = "Policy"
+    fields: tuple[FieldRule, ...] = ()
+
+    def from_document(self, document: Document) -> dict[str, Any]:
+        from charter.services.policies import parsed
+
+        text = document.source.strip("\n") + "\n"
+        # Padded with the lines before it, so that a problem names the line in the manifest file.
+        policy = parsed("\n" * (document.line - 1) + text, document.file)
+        return {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "rules": [r.name for r in policy.rules],
+                "source": text}  # fmt: skip
+
+    def checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        return values
+
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None:
+        from charter.services.policies import active_stored
+
+        found = active_stored(connection, name)
+        if found is None:
+            return None
+        return {"sha256": found.sha256, "rules": [r["name"] for r in found.document_rules], "source": found.source}
+
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None:
+        from charter.services.policies import store_in
+
+        store_in(uow, desired["source"], f"apply:{name}", name, now)
+
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+        self.create(uow, name, {k: new for k, (_, new) in changes.items()}, now)
+
+
+KINDS: dict[str, Kind] = {handler.kind: handler for handler in (ModelKind(), DatasetKind(), PolicyKind())}
 
 
 @dataclass(frozen=True)
@@ -133,6 +170,8 @@ def load(paths: Sequence[Path]) -> list[Document]:
 def desired(document: Document) -> dict[str, Any]:
     """The stored form of a document's spec, or an error located in its file."""
     handler = KINDS[document.kind]
+    if isinstance(handler, PolicyKind):
+        return handler.from_document(document)
     try:
         check_name(document.name, document.kind.lower(), "credit-risk" if document.kind == "Model" else "applicants")
     except InvalidInput as exc:

@@ -21,32 +21,14 @@ from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.access import require
-from charter.services.artifacts import ArtifactDigest, digest_path
+from charter.services.artifacts import ArtifactDigest
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
-from charter.services.profiles import dataset_profile, profile_outline
 from charter.services.references import Reference, check_name, listed, parse_reference
-from charter.services.tabular import (
-    as_table,
-    frame_digest,
-    quality_report,
-    read_table,
-    sample_values,
-    table_schema,
-)
 from charter.store.engine import translate_errors
 from charter.store.schema import certifications, dataset_columns, dataset_versions, datasets
+from charter.vocabulary import LEGAL_BASES
 
-LEGAL_BASES = (
-    "consent",
-    "contract",
-    "legal_obligation",
-    "vital_interests",
-    "public_task",
-    "legitimate_interests",
-    "not_personal_data",
-    "unknown",
-)
 KIND = "dataset"
 
 
@@ -161,6 +143,17 @@ class DatasetVersion:
         return data
 
 
+def profile_outline(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a listing shows of a stored profile: each column's kind, and the skipped columns with why."""
+    if stored is None:
+        return None
+    return {
+        "rows": stored["rows"],
+        "columns": {name: column["kind"] for name, column in stored["columns"].items()},
+        "skipped": dict(stored.get("skipped", {})),
+    }
+
+
 def _time(value: str, where: str) -> str:
     if not value:
         return ""
@@ -215,6 +208,9 @@ def add_dataset_version(
     ``digest`` is the file's digest when the caller has already computed it; ``origin`` says
     where the content came from beyond its URI (a DVC path and md5, an MLflow run).
     """
+    from charter.services.artifacts import digest_path
+    from charter.services.tabular import read_table
+
     check_name(name, KIND, "transactions")
     table = read_table(path, fmt)
     digest = digest or digest_path(path, progress=progress)
@@ -230,6 +226,8 @@ def add_dataset_frame(
     give the same digest however the table is chunked); ``uri`` says where the data lives, if
     anywhere (default ``frame:sha256:<digest>``).
     """
+    from charter.services.tabular import as_table, frame_digest
+
     check_name(name, KIND, "transactions")
     table = as_table(data, f"dataset {name}")
     digest = frame_digest(table)
@@ -241,6 +239,10 @@ def add_dataset_frame(
 def _add_version(
     context: Context, name: str, table: Any, digest: ArtifactDigest, fmt: str, origin: dict[str, Any] | None
 ) -> DatasetVersion:
+    # Reading data needs Arrow and the metric kernels; they load here, not when the registry is read.
+    from charter.services.profiles import dataset_profile
+    from charter.services.tabular import quality_report, sample_values, table_schema
+
     schema = table_schema(table)
     quality = quality_report(table)
     classes = [classify_column(column["name"], sample_values(table, column["name"])) for column in schema]

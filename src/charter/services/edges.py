@@ -15,9 +15,10 @@ from charter.errors import InvalidInput
 from charter.ids import new_id
 from charter.ledger import UnitOfWork
 from charter.store.schema import lineage_edges, lineage_features
+from charter.vocabulary import MODEL_DATA_ROLES
 
 DATASET_ROLES = ("derived",)
-MODEL_ROLES = ("training", "validation", "evaluation")
+MODEL_ROLES = MODEL_DATA_ROLES
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ from charter.services import aliases
 from charter.services.artifacts import digest_path, file_md5
 from charter.services.context import Context
 from charter.services.registry import (
-    RISK_TIERS,
-    TASKS,
     ModelSpec,
     get_model,
     list_versions,
     register_model,
     register_version,
 )
+from charter.vocabulary import RISK_TIERS, TASKS
 
 #: MLflow model tags that carry Charter's fields.
 TASK_TAG = "charter.task"
@@ -46,6 +45,7 @@ class ImportReport:
     dataset_versions_created: list[str] = field(default_factory=list)
     edges_added: list[str] = field(default_factory=list)
     inputs_skipped: list[str] = field(default_factory=list)
+    evaluations_recorded: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -150,6 +150,8 @@ def _import_versions(
         report.versions_created.append(registered.ref)
         for item in run.inputs if run else ():
             _import_input(context, registered.ref, str(version.run_id), item, report)
+        if run is not None and run.metrics:
+            _import_metrics(context, registered.ref, run, report)
     current = get_model(context, model.name).aliases
     for alias, mlflow_version in sorted(model.aliases.items()):
         target = charter_version.get(mlflow_version)
@@ -210,6 +212,22 @@ def _import_input(context: Context, model_ref: str, run_id: str, item: dict[str,
         report.inputs_skipped.append(f"{what} ({path}): {exc.message}")
         return
     report.edges_added.append(f"{ref} -> {model_ref} ({role})")
+
+
+def _import_metrics(context: Context, model_ref: str, run: Any, report: ImportReport) -> None:
+    """The run's final metrics as an evaluation (source ``mlflow``), on its evaluation input when it names one."""
+    import math
+
+    from charter.services.evaluation import record_evaluation
+
+    metrics = {k: float(v) for k, v in run.metrics.items() if isinstance(v, int | float) and math.isfinite(v)}
+    if not metrics:
+        return
+    evaluated = [i for i in run.inputs if INPUT_ROLES.get(i.get("context", "").lower()) == "evaluation"]
+    dataset = (evaluated[0].get("name") if evaluated else "") or f"mlflow-run:{run.run_id}"
+    found = record_evaluation(context, model_ref, dataset=dataset, metrics=metrics, source="mlflow",
+                              notes=[f"logged by MLflow run {run.run_id}; not recomputed by Charter"])  # fmt: skip
+    report.evaluations_recorded.append(f"{model_ref} on {found.dataset}")
 
 
 def _local_source(source: str) -> Path | None:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from charter.errors import InvalidInput
+from charter.yamlfile import compose_file, start_line, to_python
 
 API_VERSION = "charter.dev/v1"
 SUFFIXES = (".yaml", ".yml")
@@ -28,6 +29,8 @@ class Document:
     file: str
     line: int
     lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    #: The document's own YAML text, as written (kinds that keep their source, such as Policy).
+    source: str = ""
 
     def where(self, *path: str) -> str:
         """``file line N: Kind name:`` for the given field path (or the document)."""
@@ -57,18 +60,7 @@ def load_documents(paths: Sequence[Path], kinds: Sequence[str]) -> list[Document
     documents: list[Document] = []
     seen: dict[tuple[str, str], str] = {}
     for file in manifest_files(paths):
-        try:
-            text = file.read_text(encoding="utf-8")
-            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{file} is not UTF-8 text") from None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 0
-            raise InvalidInput(f"{file} line {line}: not valid YAML ({exc.problem or exc.context})") from None
-        for node in nodes:
+        for node in compose_file(file):
             document = _document(node, str(file), kinds)
             key = (document.kind, document.name)
             if key in seen:
@@ -79,9 +71,8 @@ def load_documents(paths: Sequence[Path], kinds: Sequence[str]) -> list[Document
 
 
 def _document(node: yaml.Node, file: str, kinds: Sequence[str]) -> Document:
-    lines: dict[tuple[str, ...], int] = {}
-    value = _python(node, (), lines, file)
-    start = node.start_mark.line + 1
+    value, lines = to_python(node, label=file)
+    start = start_line(node)
     if not isinstance(value, dict):
         raise InvalidInput(f"{file} line {start}: a document must be a mapping with apiVersion, kind, metadata, spec")
     unknown = sorted(set(value) - {"apiVersion", "kind", "metadata", "spec"})
@@ -103,27 +94,6 @@ def _document(node: yaml.Node, file: str, kinds: Sequence[str]) -> Document:
     spec = value.get("spec", {})
     if not isinstance(spec, dict):
         raise InvalidInput(f"{file} line {lines.get(('spec',), start)}: {kind} {name}: spec must be a mapping")
-    return Document(str(kind), name, spec, file, start, lines)
-
-
-def _scalar(node: yaml.Node) -> Any:
-    """A scalar as YAML's safe rules read it (strings, numbers, booleans, null, dates)."""
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-
-
-def _python(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int], file: str) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                raise InvalidInput(f"{file} line {key_node.start_mark.line + 1}: keys must be plain strings")
-            if key in result:
-                raise InvalidInput(f"{file} line {key_node.start_mark.line + 1}: field {key!r} appears twice")
-            result[key] = _python(value_node, (*path, key), lines, file)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_python(item, (*path, str(i)), lines, file) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    mark, end = node.start_mark, node.end_mark
+    source = mark.buffer[mark.index : end.index].rstrip("\x00") if isinstance(mark.buffer, str) else ""
+    return Document(str(kind), name, spec, file, start, lines, source)

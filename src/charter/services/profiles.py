@@ -71,14 +71,3 @@ def dataset_profile(table: pa.Table, pii: Sequence[str | None]) -> dict[str, Any
 def profiled(stored: dict[str, Any] | None) -> ReferenceProfile | None:
     """The stored profile of a dataset version, or None when it has none."""
     return None if stored is None else ReferenceProfile.from_dict(stored)
-
-
-def profile_outline(stored: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a listing shows of a stored profile: each column's kind, and the skipped columns with why."""
-    if stored is None:
-        return None
-    return {
-        "rows": stored["rows"],
-        "columns": {name: column["kind"] for name, column in stored["columns"].items()},
-        "skipped": dict(stored.get("skipped", {})),
-    }

@@ -24,9 +24,8 @@ from charter.services.feature_schema import validate_schema
 from charter.services.references import Reference, check_model_name, listed, parse_reference
 from charter.store.engine import translate_errors
 from charter.store.schema import aliases, model_tags, model_versions, models
+from charter.vocabulary import RISK_TIERS, TASKS
 
-TASKS = ("binary_classification", "multiclass_classification", "regression", "ranking", "generative")
-RISK_TIERS = ("minimal", "limited", "high", "prohibited")
 STATUSES = ("registered", "archived")
 MAX_TAG = 100
 

@@ -13,5 +13,6 @@ REVISIONS: tuple[str, ...] = (
     "0004_lineage",
     "0005_training_run",
     "0006_roles",
+    "0007_evaluations",
 )
 HEAD = REVISIONS[-1]

@@ -261,4 +261,90 @@ role_grants = Table(
     Column("revoked_by", String(200), nullable=True),
 )
 
+# ---- evaluations, policies, gates (issue 6) -------------------------------------------------------
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version_id", String(36), ForeignKey("model_versions.id"), nullable=False, index=True),
+    Column("dataset_version_id", String(36), ForeignKey("dataset_versions.id"), nullable=True),
+    Column("dataset", String(200), nullable=False),  # the reference as given (a registered version, or a name)
+    Column("source", String(20), nullable=False),  # charter (ran here), sdk (logged by a pipeline), mlflow
+    Column("label", String(200), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("slices", JSON, nullable=False),
+    Column("fairness", JSON, nullable=False),
+    Column("suites", JSON, nullable=False),
+    Column("explanations", JSON, nullable=True),  # the explainability slot (#9)
+    Column("notes", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),  # the YAML as given
+    Column("sha256", String(64), nullable=False),
+    Column("document", JSON, nullable=False),  # as parsed
+    Column("origin", Text, nullable=False),  # file path or pack name it came from
+    Column("active", Boolean, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+    UniqueConstraint("name", "version", name="uq_policies_name_version"),
+)
+
+gate_results = Table(
+    "gate_results",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version_id", String(36), ForeignKey("model_versions.id"), nullable=False, index=True),
+    Column("stage", String(50), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("policies", JSON, nullable=False),
+    Column("verdicts", JSON, nullable=False),
+    Column("context", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+)
+
+change_requests = Table(
+    "change_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(30), nullable=False),  # promote, rollback, retrain, policy_change, dataset_certification
+    Column("subject", String(200), nullable=False),  # what it changes, e.g. model:credit-risk
+    Column("payload", JSON, nullable=False),  # the exact request
+    Column("payload_sha256", String(64), nullable=False, index=True),  # approvals are bound to this hash
+    Column("requester", String(200), nullable=False),
+    Column("justification", Text, nullable=False),
+    Column("required", JSON, nullable=False),  # {"count", "roles", "mode": any|all}
+    Column("state", String(20), nullable=False, index=True),
+    Column("break_glass", Boolean, nullable=False),
+    Column("review_due_at", String(27), nullable=True),
+    Column("reviewed_by", String(200), nullable=True),
+    Column("gate_result_id", String(36), nullable=True),
+    Column("expires_at", String(27), nullable=False),
+    Column("created_at", String(27), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), ForeignKey("change_requests.id"), nullable=False, index=True),
+    Column("principal", String(200), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("decision", String(10), nullable=False),  # approve, reject
+    Column("justification", Text, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("at", String(27), nullable=False),
+)
+
 GOVERNED_TABLES = frozenset(metadata.tables)

@@ -1,0 +1,130 @@
+"""Benchmark `charter gate` cold from the shell: a fresh process per run, 50 rules, SQLite.
+
+    .venv/bin/python benchmarks/gate.py [--quick]
+
+Seeds a temporary home with a model, two versions (the first behind `prod`, the champion),
+an evaluation of each with slices and fairness, and one stored policy of 50 CEL rules; then
+runs `charter gate credit-risk@2 --stage prod` in a new process each time (what a CI job
+does) and reports wall-clock p50/p90. Target: p50 <= 300 ms. The floor it is compared with
+is the same interpreter starting and exiting (`python -c pass`), and `python -c "import
+sqlalchemy"`: what any Python CLI on this stack pays before doing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from charter.config import load_settings
+from charter.services import access, policies
+from charter.services.artifacts import digest_path
+from charter.services.context import open_context
+from charter.services.evaluation import record_evaluation
+from charter.services.home import init_home
+from charter.services.registry import ModelSpec, register_model, register_version
+
+TARGET_MS = 300.0
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier", "ece")
+
+
+def policy_text(rules: int) -> str:
+    lines = [
+        "apiVersion: charter.dev/v1",
+        "kind: Policy",
+        "metadata: {name: bench-50}",
+        "spec:",
+        "  appliesTo: {riskTier: [high], stage: [prod]}",
+        "  rules:",
+    ]
+    for i in range(rules):
+        metric = METRICS[i % len(METRICS)]
+        kind = i % 5
+        if kind == 0:
+            expr = f"evaluation.metrics.{metric} >= 0.{i % 7 + 1}"
+        elif kind == 1:
+            expr = f"!has(champion.metrics) || evaluation.metrics.{metric} >= champion.metrics.{metric} - 0.05"
+        elif kind == 2:
+            expr = "fairness.all(a, fairness[a].disparate_impact >= 0.5)"
+        elif kind == 3:
+            expr = "evaluation.slices.all(c, evaluation.slices[c].all(v, evaluation.slices[c][v].accuracy >= 0.1))"
+        else:
+            expr = "datasets.all(d, d.legal_basis != 'unknown') && model.risk_tier == 'high'"
+        lines += [
+            f"    - name: rule-{i:02d}",
+            f'      expr: "{expr}"',
+            f"      message: rule {i} failed",
+            "      action: warn",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def seed(home: Path, work: Path) -> None:
+    settings = load_settings(env={}, home=home, actor="local:bench")
+    init_home(settings)
+    with open_context(settings) as context:
+        access.grant(context, "local:bench", "risk-officer")
+        register_model(context, ModelSpec(name="credit-risk", task="binary_classification", risk_tier="high"))
+        slices = {"age_band": {b: {"rows": 200, "accuracy": 0.8} for b in ("18-29", "30-49", "50+")}}
+        fairness = {"sex": {"disparate_impact": 0.9, "equalized_odds_difference": 0.05}}
+        for number in (1, 2):
+            artifact = work / f"model-{number}.pkl"
+            artifact.write_bytes(f"weights {number}".encode())
+            register_version(context, "credit-risk", digest_path(artifact), framework="sklearn")
+            record_evaluation(context, f"credit-risk@{number}", dataset="holdout", rows=600, slices=slices,
+                              fairness=fairness, metrics=dict.fromkeys(METRICS, 0.8 + number / 100))  # fmt: skip
+        from charter.services.aliases import set_alias
+
+        set_alias(context, "credit-risk@1", "prod")
+        path = work / "bench-50.yaml"
+        path.write_text(policy_text(50))
+        policies.add_policies(context, [path])
+
+
+def timed(command: list[str], env: dict[str, str], runs: int) -> list[float]:
+    found = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        found.append((time.perf_counter() - start) * 1000)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(command)} failed: {done.stderr}")
+    return found
+
+
+def main() -> None:
+    runs = 5 if "--quick" in sys.argv else 21
+    charter = str(Path(sys.executable).with_name("charter"))
+    with tempfile.TemporaryDirectory(prefix="charter-bench-gate-") as scratch:
+        work = Path(scratch)
+        home = work / "home"
+        seed(home, work)
+        env = {**os.environ, "CHARTER_HOME": str(home), "CHARTER_ACTOR": "local:bench"}
+        check = subprocess.run([charter, "gate", "credit-risk@2", "--stage", "prod"], env=env, capture_output=True,
+                               text=True, check=False)  # fmt: skip
+        first = check.stdout.splitlines()[:2]
+        rows = [
+            ("python -c pass", timed([sys.executable, "-c", "pass"], env, runs)),
+            ("python -c 'import sqlalchemy'", timed([sys.executable, "-c", "import sqlalchemy"], env, runs)),
+            (
+                "charter gate (50 rules, SQLite)",
+                timed([charter, "gate", "credit-risk@2", "--stage", "prod"], env, runs),
+            ),
+        ]
+    print(f"charter gate, cold process per run, {runs} runs; the gate said: {' / '.join(first)}")
+    floor = statistics.median(rows[0][1])
+    for label, times in rows:
+        p50 = statistics.median(times)
+        p90 = sorted(times)[int(0.9 * (len(times) - 1))]
+        print(f"  {label:<34} p50 {p50:7.1f} ms   p90 {p90:7.1f} ms   x{p50 / floor:5.1f} the bare interpreter")
+    gate_p50 = statistics.median(rows[-1][1])
+    verdict = "met" if gate_p50 <= TARGET_MS else "NOT met"
+    print(f"target p50 <= {TARGET_MS:.0f} ms: {verdict} ({gate_p50:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""``charter gate`` and ``charter promote``: policies decide whether a version may move to a stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charter.cli.output import print_json, stdout
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PolicyOption = Annotated[
+    list[Path] | None,
+    typer.Option("--policy", help="Also weigh this policy file or folder (repeat); overrides a stored one by name."),
+]
+PackOption = Annotated[list[str] | None, typer.Option("--pack", help="Also weigh this built-in pack (repeat).")]
+
+
+def gate_command(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The model version, e.g. credit-risk@3.")],
+    stage: Annotated[str, typer.Option(help="The alias it is to move to, e.g. prod or staging.")],
+    policy: PolicyOption = None,
+    pack: PackOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="What to print: text, json, junit, sarif or markdown.")] = "text",
+    junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here (for CI test views).")] = None,
+    sarif: Annotated[Path | None, typer.Option(help="Also write a SARIF 2.1.0 report here (code scanning).")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here (PR comments).")] = None,
+    allow_pending: Annotated[
+        bool, typer.Option("--allow-pending", help="Exit 0 when only approvals are missing.")
+    ] = False,
+) -> None:
+    """Evaluate every applicable policy for a version and stage; exit 0 pass, 1 blocked, 2 usage error.
+
+    One run can print one format and write others to files, so CI stores one gate result.
+    """
+    from charter.cli.state import open_context
+    from charter.errors import InvalidInput
+    from charter.policy.reports import FORMATS, render
+    from charter.services.gates import run_gate
+
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    with open_context(ctx) as context:
+        result = run_gate(context, reference, stage, files=tuple(policy or ()), packs=tuple(pack or ()))
+    summary = {k: v for k, v in result.to_dict().items() if k != "context"}
+    for path, kind in ((junit, "junit"), (sarif, "sarif"), (markdown, "markdown")):
+        if path is None:
+            continue
+        try:
+            path.write_text(render(summary, kind), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the {kind} report to {path}: {exc.strerror}") from None
+    report = render(result.to_dict() if fmt == "json" else summary, fmt)
+    stdout().print(report, end="", markup=False, highlight=False, soft_wrap=True)
+    passed = result.outcome == "passed" or (allow_pending and result.outcome == "pending_approval")
+    raise typer.Exit(0 if passed else 1)
+
+
+def promote_command(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The model version to promote, e.g. credit-risk@3.")],
+    to: Annotated[str, typer.Option("--to", help="The alias to move, e.g. prod.")],
+    justification: Annotated[str, typer.Option("--justification", "-j", help="Why (kept with the request).")] = "",
+    policy: PolicyOption = None,
+    pack: PackOption = None,
+    break_glass: Annotated[
+        bool, typer.Option("--break-glass", help="Emergency: move it whatever the gate says; a review falls due.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Move an alias to a version if the gate passes; otherwise open a change request or show what blocks it."""
+    from charter.cli.state import open_context
+    from charter.policy.reports import text
+    from charter.services.promotion import promote
+
+    with open_context(ctx) as context:
+        result = promote(context, reference, to, justification=justification, files=tuple(policy or ()),
+                         packs=tuple(pack or ()), break_glass=break_glass)  # fmt: skip
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        out = stdout()
+        out.print(text(result.gate.to_dict()), end="", markup=False, highlight=False, soft_wrap=True)
+        if result.status == "promoted" and result.move is not None:
+            how = " (BREAK-GLASS: a review is due)" if result.break_glass else ""
+            out.print(f"Promoted {result.gate.ref} to {result.move.model}:{result.move.alias}{how}", markup=False)
+        elif result.status == "pending_approval" and result.request is not None:
+            out.print(
+                f"Change request {result.request.id} waits for {result.request.missing()}; approve with "
+                f"`charter approvals approve {result.request.id} -j ...`, then run this promote again",
+                markup=False,
+            )
+        else:
+            out.print(f"Not promoted: the gate blocks {result.gate.ref} for {to}", markup=False)
+    raise typer.Exit(0 if result.status == "promoted" else 1)

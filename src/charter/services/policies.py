@@ -1,0 +1,227 @@
+"""Policies in the store: versioned, audited, and the set every gate evaluates.
+
+``add_policies`` reads policy files (or built-in packs), checks every one before writing
+anything, and stores each as a new version when its text changed (``policy.added`` /
+``policy.updated``), leaving it as it is when not. ``remove_policy`` deactivates a policy
+(its versions stay, for the record). Changing the rules that gate models is itself guarded:
+it needs the ``risk-officer`` or ``admin`` role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from charter.clock import format_timestamp
+from charter.errors import InvalidInput, NotFound
+from charter.ids import new_id
+from charter.ledger import UnitOfWork, unit_of_work
+from charter.policy.document import Policy, parse_policy
+from charter.services.access import require
+from charter.services.context import Context
+from charter.store.schema import policies
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    id: str
+    name: str
+    version: int
+    sha256: str
+    origin: str
+    active: bool
+    created_by: str
+    created_at: str
+    source: str
+    document: dict[str, Any]
+
+    @property
+    def document_rules(self) -> list[dict[str, Any]]:
+        return list(self.document.get("rules", []))
+
+    def to_dict(self, *, with_source: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("document")
+        if not with_source:
+            data.pop("source")
+        return data
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    name: str
+    action: str  # create, update, unchanged
+    version: int
+    origin: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_policy_files(paths: Sequence[Path]) -> list[tuple[str, str, Policy]]:
+    """``(text, origin, policy)`` for each YAML file (a folder: its ``*.yaml`` except ``cases.yaml``), checked."""
+    found: list[tuple[str, str, Policy]] = []
+    for path in _policy_files(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+            raise InvalidInput(f"cannot read policy {path}: {reason}") from None
+        found.append((text, str(path), parsed(text, str(path))))
+    return found
+
+
+def read_packs(names: Sequence[str]) -> list[tuple[str, str, Policy]]:
+    from charter.policy.packs import pack_folder
+
+    found = []
+    for name in names:
+        path = pack_folder(name) / f"{name}.yaml"
+        text = path.read_text(encoding="utf-8")
+        found.append((text, f"pack:{name}", parsed(text, f"packs/{name}/{name}.yaml")))
+    return found
+
+
+def parsed(text: str, file: str) -> Policy:
+    """The compiled policy, or the first problem as an error that lists every problem found."""
+    policy, problems = parse_policy(text, file=file)
+    if problems:
+        error = problems[0].error()
+        if len(problems) > 1:
+            error.message = "; ".join(str(p) for p in problems)
+            error.args = (error.message,)
+        raise error
+    assert policy is not None
+    return policy
+
+
+def add_policies(context: Context, paths: Sequence[Path] = (), packs: Sequence[str] = ()) -> list[PolicyChange]:
+    """Store the policies in ``paths`` and the built-in ``packs``, all or nothing."""
+    documents = [*read_policy_files(paths), *read_packs(packs)]
+    if not documents:
+        raise InvalidInput("no policies given: name policy files or folders, or --pack NAME")
+    names = [policy.name for _, _, policy in documents]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInput(f"policy {twice[0]!r} is defined more than once in what was given")
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        require(uow.connection, context.actor, "policy.manage")
+        now = format_timestamp(context.clock.now())
+        return [store_in(uow, text, origin, policy.name, now) for text, origin, policy in documents]
+
+
+def store_in(uow: UnitOfWork, text: str, origin: str, name: str, now: str) -> PolicyChange:
+    """Store one checked policy's text inside ``uow`` (``charter apply`` calls this for ``kind: Policy``)."""
+    require(uow.connection, uow.actor, "policy.manage")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    current = (
+        uow.connection.execute(select(policies).where(policies.c.name == name, policies.c.active.is_(True)))
+        .mappings()
+        .first()
+    )
+    if current is not None and current["sha256"] == digest:
+        return PolicyChange(name, "unchanged", int(current["version"]), origin)
+    latest = uow.connection.execute(select(func.max(policies.c.version)).where(policies.c.name == name)).scalar_one()
+    version = (latest or 0) + 1
+    uow.execute(update(policies).where(policies.c.name == name).values(active=False))
+    policy = parsed(text, origin)
+    row = {
+        "id": new_id(), "name": name, "version": version, "source": text, "sha256": digest,
+        "document": policy.to_dict(), "origin": origin, "active": True, "created_by": uow.actor, "created_at": now,
+    }  # fmt: skip
+    uow.execute(policies.insert().values(row))
+    action = "create" if current is None else "update"
+    uow.record("policy.added" if action == "create" else "policy.updated", f"policy:{name}",
+               {"version": version, "sha256": digest, "origin": origin,
+                "rules": [r.name for r in policy.rules]})  # fmt: skip
+    return PolicyChange(name, action, version, origin)
+
+
+def remove_policy(context: Context, name: str, *, reason: str) -> StoredPolicy:
+    if not reason.strip():
+        raise InvalidInput("removing a policy needs a reason")
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        require(uow.connection, context.actor, "policy.manage")
+        current = _active(uow.connection, name)
+        uow.execute(update(policies).where(policies.c.name == name).values(active=False))
+        uow.record("policy.removed", f"policy:{name}", {"version": current.version, "reason": reason.strip()})
+    return StoredPolicy(**{**asdict(current), "active": False})
+
+
+def list_policies(context: Context, *, include_inactive: bool = False) -> list[StoredPolicy]:
+    query = select(policies).order_by(policies.c.name, policies.c.version.desc())
+    if not include_inactive:
+        query = query.where(policies.c.active.is_(True))
+    with context.engine.connect() as connection:
+        return [_stored(row) for row in connection.execute(query).mappings()]
+
+
+def get_policy(context: Context, name: str, version: int | None = None) -> StoredPolicy:
+    with context.engine.connect() as connection:
+        if version is None:
+            return _active(connection, name)
+        row = (
+            connection.execute(select(policies).where(policies.c.name == name, policies.c.version == version))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"policy {name!r} has no version {version}")
+        return _stored(row)
+
+
+def active_policies(connection: Connection) -> list[tuple[StoredPolicy, Policy]]:
+    """Every active policy, compiled from its stored text."""
+    rows = connection.execute(select(policies).where(policies.c.active.is_(True)).order_by(policies.c.name))
+    found = []
+    for row in rows.mappings():
+        stored = _stored(row)
+        found.append((stored, parsed(stored.source, f"policy:{stored.name}@{stored.version}")))
+    return found
+
+
+def active_stored(connection: Connection, name: str) -> StoredPolicy | None:
+    row = (
+        connection.execute(select(policies).where(policies.c.name == name, policies.c.active.is_(True)))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _stored(row)
+
+
+def _active(connection: Connection, name: str) -> StoredPolicy:
+    row = (
+        connection.execute(select(policies).where(policies.c.name == name, policies.c.active.is_(True)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        names = sorted(set(connection.execute(select(policies.c.name).where(policies.c.active.is_(True))).scalars()))
+        known = f"policies: {', '.join(names)}" if names else "no policies yet; add one with `charter policy add`"
+        raise NotFound(f"no active policy {name!r} ({known})")
+    return _stored(row)
+
+
+def _stored(row: Any) -> StoredPolicy:
+    return StoredPolicy(**{k: row[k] for k in StoredPolicy.__dataclass_fields__})
+
+
+def _policy_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.y*ml") if p.name not in ("cases.yaml", "cases.yml") and p.is_file())
+            if not found:
+                raise InvalidInput(f"{path} holds no policy files (*.yaml)")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InvalidInput(f"{path}: no such file or folder")
+    return files

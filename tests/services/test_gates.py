@@ -1,0 +1,197 @@
+"""Gates and promotion on SQLite and PostgreSQL: evidence in, verdict out, aliases move only through them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from charter.clock import FixedClock
+from charter.config import Settings
+from charter.errors import Conflict, Forbidden, InvalidInput
+from charter.ledger.chain import EntryFilter, list_entries
+from charter.services import access, aliases, approvals, audit, policies
+from charter.services.artifacts import digest_path
+from charter.services.context import Context, open_context
+from charter.services.evaluation import record_evaluation
+from charter.services.gates import NO_POLICY, run_gate
+from charter.services.home import init_home
+from charter.services.promotion import promote
+from charter.services.registry import ModelSpec, get_model, register_model, register_version
+
+POLICY = """\
+apiVersion: charter.dev/v1
+kind: Policy
+metadata: {name: high-risk-deploy}
+spec:
+  appliesTo: {riskTier: [high], stage: [prod]}
+  rules:
+    - name: auc-baseline
+      expr: evaluation.metrics.roc_auc >= 0.82
+      message: "ROC AUC {{ evaluation.metrics.roc_auc }} is below 0.82"
+    - name: no-regression
+      expr: "!has(champion.metrics) || evaluation.metrics.roc_auc >= champion.metrics.roc_auc - 0.01"
+      message: "ROC AUC {{ evaluation.metrics.roc_auc }} regresses on {{ champion.ref }}"
+    - name: risk-officer-approval
+      expr: approvals.exists(a, a.role == 'risk-officer' && a.decision == 'approved' && a.principal != requester)
+      action: require_approval
+"""
+
+
+@pytest.fixture
+def context(settings: Settings, clock: FixedClock, tmp_path: Path) -> Iterator[Context]:
+    init_home(settings, clock=clock)
+    with open_context(settings, clock=clock) as opened:
+        access.grant(opened, "user:tester", "risk-officer")
+        access.grant(opened, "local:rita", "risk-officer")
+        register_model(opened, ModelSpec(name="credit-risk", task="binary_classification", risk_tier="high"))
+        for number, auc in ((1, 0.86), (2, 0.84), (3, 0.80)):
+            artifact = tmp_path / f"model-{number}.pkl"
+            artifact.write_bytes(f"weights {number}".encode())
+            register_version(opened, "credit-risk", digest_path(artifact), framework="sklearn")
+            record_evaluation(opened, f"credit-risk@{number}", dataset="holdout", metrics={"roc_auc": auc})
+        yield opened
+
+
+def as_actor(context: Context, actor: str) -> Context:
+    return dataclasses.replace(context, settings=dataclasses.replace(context.settings, actor=actor))
+
+
+@pytest.fixture
+def governed(context: Context, tmp_path: Path) -> Path:
+    path = tmp_path / "policies" / "high-risk-deploy.yaml"
+    path.parent.mkdir()
+    path.write_text(POLICY)
+    assert [c.action for c in policies.add_policies(context, [path])] == ["create"]
+    return path
+
+
+def test_no_applicable_policy_blocks(context: Context) -> None:
+    result = run_gate(context, "credit-risk@1", "prod")
+    assert result.outcome == "blocked"
+    [verdict] = result.decision.verdicts
+    assert verdict.rule == NO_POLICY
+    assert verdict.message.startswith("no policy applies to credit-risk@1 for stage 'prod'; add one")
+
+
+def test_a_version_is_promoted_after_the_gate_and_the_approval(context: Context, governed: Path) -> None:
+    dev = as_actor(context, "local:dev")
+    first = promote(dev, "credit-risk@1", "prod", justification="first production model")
+    assert first.status == "pending_approval"
+    assert [v.rule for v in first.gate.decision.approvals] == ["risk-officer-approval"]
+    request = first.request
+    assert request is not None and request.requirement.roles == ("risk-officer",)
+    assert request.payload == {"model": "credit-risk", "version": 1, "alias": "prod",
+                               "artifact_sha256": request.payload["artifact_sha256"]}  # fmt: skip
+    assert get_model(context, "credit-risk").aliases == {}
+    approvals.approve(as_actor(context, "local:rita"), request.id, justification="model risk review done")
+    done = promote(dev, "credit-risk@1", "prod")
+    assert done.status == "promoted" and done.move is not None
+    assert get_model(context, "credit-risk").aliases == {"prod": 1}
+    assert done.request is not None and done.request.state == "executed"
+    [moved] = list_entries(context.engine, EntryFilter(action="model.alias_moved"))
+    assert moved.data["gate"] == done.gate.id and moved.data["change_request"] == request.id
+    gates = list_entries(context.engine, EntryFilter(action="gate.evaluated"))
+    assert [g.data["decision"] for g in gates] == ["passed", "pending_approval"]
+    assert audit.verify_ledger(context).ok
+
+
+def test_regressions_and_thresholds_block_with_actual_values(context: Context, governed: Path) -> None:
+    request = promote(context, "credit-risk@1", "prod").request
+    assert request is not None
+    approvals.approve(as_actor(context, "local:rita"), request.id, justification="ok")
+    assert promote(context, "credit-risk@1", "prod").status == "promoted"
+    result = run_gate(context, "credit-risk@3", "prod")
+    assert result.outcome == "blocked"
+    failed = {v.rule: v.message for v in result.decision.verdicts if v.verdict == "fail"}
+    assert failed == {
+        "auc-baseline": "ROC AUC 0.8 is below 0.82",
+        "no-regression": "ROC AUC 0.8 regresses on credit-risk@1",
+        "risk-officer-approval": failed["risk-officer-approval"],
+    }
+    assert result.context["champion"] == {"version": 1, "ref": "credit-risk@1", "metrics": {"roc_auc": 0.86}}
+    blocked = promote(context, "credit-risk@3", "prod")
+    assert (blocked.status, blocked.request) == ("blocked", None)
+    assert get_model(context, "credit-risk").aliases == {"prod": 1}
+
+
+def test_a_governed_alias_moves_only_through_promote(context: Context, governed: Path) -> None:
+    with pytest.raises(
+        Conflict, match=r"credit-risk:prod is governed by high-risk-deploy; move it with `charter promote"
+    ):
+        aliases.set_alias(context, "credit-risk@1", "prod")
+    assert aliases.set_alias(context, "credit-risk@1", "staging").to_version == 1  # no policy governs staging
+
+
+def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"break-glass needs a justification"):
+        promote(context, "credit-risk@3", "prod", break_glass=True)
+    with pytest.raises(Forbidden, match=r"break-glass needs the role admin or risk-officer; local:dev has no role"):
+        promote(as_actor(context, "local:dev"), "credit-risk@3", "prod", break_glass=True, justification="outage")
+    result = promote(context, "credit-risk@3", "prod", break_glass=True, justification="INC-7: v1 serves garbage")
+    assert result.status == "promoted" and result.break_glass and result.gate.outcome == "blocked"
+    assert result.request is not None and result.request.state == "executed" and result.request.review_due_at
+    assert get_model(context, "credit-risk").aliases == {"prod": 3}
+
+
+def test_missing_evidence_fails_closed(context: Context, governed: Path, tmp_path: Path) -> None:
+    artifact = tmp_path / "model-4.pkl"
+    artifact.write_bytes(b"weights 4")
+    register_version(context, "credit-risk", digest_path(artifact))
+    result = run_gate(context, "credit-risk@4", "prod")
+    assert result.outcome == "blocked"
+    errors = {v.rule: v for v in result.decision.verdicts if v.verdict == "error"}
+    assert set(errors) == {"auc-baseline"}  # no champion yet, so no-regression passes by its has()
+    assert errors["auc-baseline"].message.startswith("could not evaluate:")
+
+
+def test_policies_are_versioned_and_need_a_role(context: Context, governed: Path, tmp_path: Path) -> None:
+    assert [c.action for c in policies.add_policies(context, [governed])] == ["unchanged"]
+    governed.write_text(POLICY.replace("0.82", "0.85"))
+    assert [(c.action, c.version) for c in policies.add_policies(context, [governed])] == [("update", 2)]
+    assert [p.version for p in policies.list_policies(context, include_inactive=True)] == [2, 1]
+    assert run_gate(context, "credit-risk@2", "prod").outcome == "blocked"  # 0.84 < 0.85 now
+    with pytest.raises(Forbidden, match=r"adding, changing or removing a policy needs the role risk-officer or admin"):
+        policies.add_policies(as_actor(context, "local:dev"), [governed])
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(POLICY.replace("action: require_approval", "acton: require_approval"))
+    head = audit.ledger_size(context)
+    with pytest.raises(InvalidInput, match=r"unknown field 'acton'"):
+        policies.add_policies(context, [governed, broken])
+    assert audit.ledger_size(context) == head
+    policies.remove_policy(context, "high-risk-deploy", reason="replaced by packs")
+    assert policies.list_policies(context) == []
+    assert run_gate(context, "credit-risk@2", "prod", packs=["baseline"]).decision.policies == ("baseline",)
+
+
+def test_policies_apply_declaratively(context: Context, tmp_path: Path) -> None:
+    from charter.errors import PolicyParseError
+    from charter.services import apply as applying
+
+    manifest = tmp_path / "governance.yaml"
+    model = (
+        "apiVersion: charter.dev/v1\nkind: Model\nmetadata: {name: fraud}\n"
+        "spec: {task: regression, riskTier: minimal}\n"
+    )
+    manifest.write_text(model + "---\n" + POLICY)
+    documents = applying.load([manifest])
+    assert [(c.kind, c.action) for c in applying.plan(context, documents)] == [
+        ("Model", "create"),
+        ("Policy", "create"),
+    ]
+    applying.apply(context, documents)
+    stored = policies.get_policy(context, "high-risk-deploy")
+    assert (stored.version, stored.origin, stored.source) == (1, "apply:high-risk-deploy", POLICY)
+    assert [c.action for c in applying.plan(context, applying.load([manifest]))] == ["unchanged", "unchanged"]
+    manifest.write_text(model + "---\n" + POLICY.replace("0.82", "0.9"))
+    [_, change] = applying.plan(context, applying.load([manifest]))
+    assert change.action == "change" and set(change.diffs) == {"sha256", "source"}
+    applying.apply(context, applying.load([manifest]))
+    assert policies.get_policy(context, "high-risk-deploy").version == 2
+    manifest.write_text(model + "---\n" + POLICY.replace("action: require_approval", "acton: require_approval"))
+    with pytest.raises(PolicyParseError) as caught:
+        applying.load([manifest])
+    assert str(caught.value).startswith(f"policy {manifest} line 20: ")  # the line in the manifest, not the document
+    assert "unknown field 'acton'" in str(caught.value)
