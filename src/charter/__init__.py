@@ -13,12 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from charter.config import Settings, load_settings
 from charter.errors import CharterError
-from charter.version import version as _version
 
 if TYPE_CHECKING:
     from charter.sdk.client import Charter
-
-__version__ = _version()
 
 __all__ = ["Charter", "CharterError", "Settings", "__version__", "connect", "load_settings"]
 
@@ -38,4 +35,8 @@ def __getattr__(name: str) -> Any:
         from charter.sdk.client import Charter
 
         return Charter
+    if name == "__version__":  # read from the package metadata on first use (importlib.metadata is slow to load)
+        from charter.version import version
+
+        return version()
     raise AttributeError(f"module 'charter' has no attribute {name!r}")
