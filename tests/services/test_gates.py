@@ -195,3 +195,32 @@ def test_policies_apply_declaratively(context: Context, tmp_path: Path) -> None:
         applying.load([manifest])
     assert str(caught.value).startswith(f"policy {manifest} line 20: ")  # the line in the manifest, not the document
     assert "unknown field 'acton'" in str(caught.value)
+
+
+def test_documents_are_evidence(context: Context, tmp_path: Path) -> None:
+    from charter.services.documents import attach, documents_for
+    from charter.services.gates import gate_context
+    from charter.services.registry import resolve_version
+
+    card, risk = tmp_path / "card.md", tmp_path / "risk.pdf"
+    card.write_text("# credit-risk v2\n")
+    risk.write_bytes(b"%PDF risk assessment")
+    version = resolve_version(context, "credit-risk@2")
+    assert gate_context(context, version, "prod")["documentation"] == {
+        "model_card": False, "intended_use": False, "limitations": False, "risk_assessment": False,
+    }  # fmt: skip
+    attach(context, "credit-risk", "model_card", card)  # a model card for no version in particular counts for none
+    attach(context, "credit-risk", "risk_assessment", risk, title="DPIA-lite 2026")
+    assert gate_context(context, version, "prod")["documentation"]["risk_assessment"] is True
+    assert gate_context(context, version, "prod")["documentation"]["model_card"] is False
+    found = attach(context, "credit-risk@2", "model_card", card)
+    assert (found.version, found.title, found.sha256) == (2, "card.md", digest_path(card).sha256)
+    assert gate_context(context, version, "prod")["documentation"]["model_card"] is True
+    assert [d.kind for d in documents_for(context, "credit-risk@1")] == ["risk_assessment", "model_card"]
+    assert [d.version for d in documents_for(context, "credit-risk")] == [2, None, None]
+    with pytest.raises(InvalidInput, match=r"document kind 'memo' is not one of model_card"):
+        attach(context, "credit-risk", "memo", card)
+    with pytest.raises(InvalidInput, match=r"is a folder; attach a document file"):
+        attach(context, "credit-risk", "other", tmp_path)
+    [entry, *_] = list_entries(context.engine, EntryFilter(action="model.document_attached"))
+    assert entry.data["kind"] == "model_card" and entry.data["version"] == 2

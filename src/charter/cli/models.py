@@ -254,3 +254,53 @@ def verify_artifact(
         print_json({**check.__dict__, "intact": check.intact})
     else:
         stdout().print(f"{check.ref}: artifact intact (sha256 {check.actual_sha256[:16]}…)")
+
+
+@app.command()
+def attach(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The model (credit-risk) or one version (credit-risk@3).")],
+    file: Annotated[Path, typer.Argument(help="The document file; Charter keeps its location and SHA-256.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="model_card, risk_assessment, technical_documentation, data_protection_impact_assessment, "
+            "human_oversight_plan or other."
+        ),
+    ],
+    title: Annotated[str, typer.Option(help="A title (default: the file name).")] = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Attach a document (model card, risk assessment, ...) to a model or a version, as evidence for gates."""
+    from charter.services.documents import attach as attach_document
+
+    with open_context(ctx) as context:
+        found = attach_document(context, reference, kind, file, title=title)
+    if json_output:
+        print_json(found.to_dict())
+        return
+    where = found.model if found.version is None else f"{found.model}@{found.version}"
+    stdout().print(f"Attached {found.kind} '{found.title}' to {where} (sha256 {found.sha256[:16]}…)", markup=False)
+
+
+@app.command()
+def documents(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The model, or a version (with the model-wide documents).")],
+    json_output: JsonOption = False,
+) -> None:
+    """List the documents attached to a model or a version, newest first."""
+    from rich.table import Table
+
+    from charter.services.documents import documents_for
+
+    with open_context(ctx) as context:
+        found = documents_for(context, reference)
+    if json_output:
+        print_json([d.to_dict() for d in found])
+        return
+    table = Table("kind", "title", "applies to", "sha256", "uri", "attached by")
+    for d in found:
+        table.add_row(d.kind, d.title, "model" if d.version is None else f"version {d.version}", d.sha256[:12],
+                      d.uri, d.created_by)  # fmt: skip
+    stdout().print(table)

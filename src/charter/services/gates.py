@@ -33,6 +33,7 @@ from charter.policy.evaluate import Decision, RuleVerdict, evaluate_policies
 from charter.services.approvals import ChangeRequest, find_open
 from charter.services.context import Context
 from charter.services.datasets import resolve_dataset_version
+from charter.services.documents import documents_for
 from charter.services.evaluation import Evaluation, list_evaluations
 from charter.services.lineage import upstream
 from charter.services.policies import active_policies, read_packs, read_policy_files
@@ -87,6 +88,8 @@ def gate_context(
     model = get_model(context, version.model)
     now = context.clock.now()
     evaluation = _latest(list_evaluations(context, version.ref))
+    # A model card describes one version; the other documents may cover the whole model.
+    kinds = {d.kind for d in documents_for(context, version.ref) if d.kind != "model_card" or d.version is not None}
     evidence = {
         "context_version": CONTEXT_VERSION,
         "now": _ts(now),
@@ -116,8 +119,8 @@ def gate_context(
         "monitors": {"configured": False, "status": "none"},
         "logging": {"enabled": _logging_enabled(context, model.name)},
         "documentation": {
-            "model_card": False, "intended_use": bool(model.intended_use.strip()),
-            "limitations": bool(model.limitations.strip()), "risk_assessment": False,
+            "model_card": "model_card" in kinds, "intended_use": bool(model.intended_use.strip()),
+            "limitations": bool(model.limitations.strip()), "risk_assessment": "risk_assessment" in kinds,
         },
     }  # fmt: skip
     check_context(evidence)  # the store must only ever produce a valid context

@@ -14,5 +14,6 @@ REVISIONS: tuple[str, ...] = (
     "0005_training_run",
     "0006_roles",
     "0007_evaluations",
+    "0008_documents",
 )
 HEAD = REVISIONS[-1]

@@ -347,4 +347,19 @@ approvals = Table(
     Column("at", String(27), nullable=False),
 )
 
+model_documents = Table(
+    "model_documents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("model_id", String(36), ForeignKey("models.id"), nullable=False, index=True),
+    Column("version_id", String(36), ForeignKey("model_versions.id"), nullable=True),  # null: the whole model
+    Column("kind", String(40), nullable=False),  # model_card, risk_assessment, technical_documentation, ...
+    Column("title", Text, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+)
+
 GOVERNED_TABLES = frozenset(metadata.tables)
