@@ -203,6 +203,30 @@ def test_last_decision_ids_belong_to_the_calling_thread(make_logger: Make) -> No
     assert all(not set(ids) & set(last) for ids, last in seen.values())
 
 
+def test_before_the_first_call_the_last_decision_ids_are_an_empty_list_of_ones_own(make_logger: Make) -> None:
+    model = wrap(lambda x: np.zeros(len(x)), make_logger())
+    mine = model.last_decision_ids
+    mine.append("not an id")
+    assert model.last_decision_ids == [] and wrap(lambda x: x, model.logger).last_decision_ids == []
+
+
+def test_a_single_row_predict_is_recorded_with_its_latency(make_logger: Make) -> None:
+    class Model:
+        def predict(self, X: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+            return X[:, 0] > 0
+
+    sink = MemorySink()
+    model = wrap(Model(), make_logger(sink, features=["a", "b"]))
+    answers = [model.predict(np.array([[sign * 1.0, 2.0]]))[0] for sign in (1, -1, 1)]
+    ids = model.last_decision_ids
+    assert model.logger.flush(timeout=5)
+    table = sink.decisions(MODEL)
+    assert table.column("prediction").to_pylist() == answers == [True, False, True]
+    assert table.column("decision_id").to_pylist()[-1:] == ids
+    assert table.column("a").to_pylist() == [1.0, -1.0, 1.0]
+    assert all(latency > 0 for latency in table.column("latency_ms").to_pylist())
+
+
 def test_context_adds_subject_ids_and_groups(make_logger: Make) -> None:
     sink = MemorySink()
     model = wrap(lambda x: np.zeros(len(x)), make_logger(sink))

@@ -2,9 +2,11 @@
 
 Runs on the background writer. Consecutive calls of the same shape (the same feature
 layout, prediction type and score shape) are stacked into one run and converted with one
-Arrow conversion per column; per-call values (time, latency, trace id) are broadcast with
-``take``. Nothing here raises for bad data: a value that cannot be stored is recorded as
-null (or a whole column is left out) and the problem is reported through ``report``.
+Arrow conversion per column (:mod:`charter.sdk.arrays`); per-call values (time, latency,
+trace id) are broadcast with ``take``. Single-row calls arrive already gathered into one
+call per batch (:mod:`charter.sdk.rows`), with a time per row. Nothing here raises for bad
+data: a value that cannot be stored is recorded as null (or a whole column is left out)
+and the problem is reported through ``report``.
 
 A decision batch always has the fixed columns of ``DECISION_FIELDS`` (null where unknown),
 then ``prediction``, the features under their own names, and ``group_<attribute>``.
@@ -13,7 +15,7 @@ then ``prediction``, the features under their own names, and ``group_<attribute>
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,9 +36,8 @@ from charter.lake.schema import (
     check_names,
     group_column,
 )
+from charter.sdk.arrays import Report, by_columns, constant, feature_array, to_arrow, value_column
 from charter.sdk.snapshot import ArrayRows, Call, Columns, RowMap, snapshot_values
-
-Report = Callable[[str], None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -116,10 +117,10 @@ def _build_run(layout: Layout, run: list[Call], report: Report) -> pa.RecordBatc
     score, scores = _scores(run, n)
     columns: dict[str, pa.Array] = {
         DECISION_ID: _ids(run),
-        TS: pa.array(np.repeat(np.array([c.ts for c in run], dtype=np.int64), counts), type=TIMESTAMP),
-        "model_version": _constant(layout.version, pa.int64(), n),
-        "alias": _constant(layout.alias, pa.string(), n),
-        "registered": _constant(layout.registered, pa.bool_(), n),
+        TS: pa.array(_times(run, counts), type=TIMESTAMP),
+        "model_version": constant(layout.version, pa.int64(), n),
+        "alias": constant(layout.alias, pa.string(), n),
+        "registered": constant(layout.registered, pa.bool_(), n),
         "latency_ms": spread.column([c.latency_ms for c in run], pa.float64(), "latency_ms", report),
         "subject_id": spread.column([c.subject_ids for c in run], pa.string(), "subject_ids", report),
         "trace_id": spread.column([c.trace_id for c in run], pa.string(), "trace_id", report),
@@ -140,6 +141,14 @@ def _build_run(layout: Layout, run: list[Call], report: Report) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays([columns[f.name] for f in fields], schema=pa.schema(fields))
 
 
+def _times(run: list[Call], counts: list[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Each row's time: a call's one time repeated over its rows, or its own time per row."""
+    times = [c.ts for c in run]
+    if all(isinstance(t, int) for t in times):
+        return np.repeat(np.array(times, dtype=np.int64), counts)
+    return np.concatenate([np.full(c.rows, c.ts, dtype=np.int64) if isinstance(c.ts, int) else c.ts for c in run])
+
+
 class _Spread:
     """Per-call values (a scalar for all of a call's rows, or one per row) spread over a run's rows."""
 
@@ -155,7 +164,7 @@ class _Spread:
 
     def column(self, values: list[Any], type_: pa.DataType | None, what: str, report: Report) -> pa.Array:
         if all(v is None for v in values):
-            return pa.nulls(self.rows, type_ or pa.null())
+            return constant(None, type_ or pa.null(), self.rows)
         if not any(isinstance(v, _SEQUENCES) for v in values):
             per_call = to_arrow(values, type_, what, report)
             return per_call if len(values) == self.rows else per_call.take(self.index())
@@ -178,36 +187,6 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, _SEQUENCES)
 
 
-def _constant(value: Any, type_: pa.DataType, n: int) -> pa.Array:
-    if value is None:
-        return pa.nulls(n, type_)
-    return pa.repeat(pa.scalar(value, type=type_), n)
-
-
-def to_arrow(values: Any, type_: pa.DataType | None, what: str, report: Report) -> pa.Array:
-    """Values as an Arrow array of ``type_`` (None: the values' own type); text as the last resort."""
-    try:
-        array = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
-    except (pa.ArrowException, TypeError, ValueError):
-        array = pa.array([_text(v) for v in values], type=pa.string())
-        if type_ is None or not pa.types.is_string(type_):
-            report(f"{what}: values of mixed or unknown types; recorded as text")
-    array = _plain(array)
-    if type_ is None or array.type == type_:
-        return array
-    try:
-        return array.cast(type_)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        report(f"{what}: values of type {array.type} cannot be read as {type_}; recorded as null")
-        return pa.nulls(len(array), type_)
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return str(value)
-
-
 def _ids(run: list[Call]) -> pa.Array:
     if all(isinstance(c.ids, str) for c in run):
         return pa.array([c.ids for c in run], type=pa.string())
@@ -217,9 +196,9 @@ def _ids(run: list[Call]) -> pa.Array:
 
 def _scores(run: list[Call], n: int) -> tuple[pa.Array, pa.Array]:
     first = run[0].scores
-    no_list = pa.nulls(n, pa.list_(pa.float64()))
+    no_list = constant(None, pa.list_(pa.float64()), n)
     if first is None:
-        return pa.nulls(n, pa.float64()), no_list
+        return constant(None, pa.float64(), n), no_list
     stacked = np.concatenate([c.scores for c in run if c.scores is not None]) if len(run) > 1 else first
     if stacked.ndim == 1:
         return pa.array(stacked, type=pa.float64()), no_list
@@ -246,83 +225,13 @@ def _predictions(run: list[Call], n: int, report: Report) -> pa.Array:
     return value_column(merged, what="predictions", report=report)
 
 
-def _allowed(type_: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_integer(type_)
-        or pa.types.is_floating(type_)
-        or pa.types.is_boolean(type_)
-        or pa.types.is_string(type_)
-        or pa.types.is_large_string(type_)
-        or pa.types.is_null(type_)
-    )
-
-
-def value_column(values: Any, *, what: str, report: Report) -> pa.Array:
-    """Predictions or labels: numbers, booleans or text, one per row; anything else becomes null."""
-    n = len(values)
-    unstorable = 0  # values already reported as unstorable (and so null)
-    if isinstance(values, np.ndarray) and values.dtype.kind in "biufUS":
-        array = pa.array(values)  # float NaN stays NaN: a model may well answer NaN
-    elif isinstance(values, pa.Array):
-        array = values
-    else:
-        try:
-            array = pa.array(values, from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError):
-            array, unstorable = _one_by_one(values, what, report)
-    array = _plain(array)
-    if not _allowed(array.type):
-        report(f"{what}: values of type {array.type} cannot be stored (a number, a boolean or text); recorded as null")
-        return pa.nulls(n)
-    missing = array.null_count - unstorable
-    if missing and not pa.types.is_floating(array.type):
-        kind = "text" if pa.types.is_string(array.type) else str(array.type)
-        report(
-            f"{what}: {missing:,} of {n:,} value(s) missing (None or NaN) among {kind} values; recorded as null"
-            if not pa.types.is_null(array.type)
-            else f"{what}: all {n:,} value(s) missing (None or NaN); recorded as null"
-        )
-    return array
-
-
-def _one_by_one(values: Any, what: str, report: Report) -> tuple[pa.Array, int]:
-    kept: list[Any] = []
-    bad = 0
-    example: Any = None
-    for value in values:
-        try:
-            ok = _allowed(pa.array([value], from_pandas=True).type)
-        except (pa.ArrowException, TypeError, ValueError):
-            ok = False
-        if ok:
-            kept.append(value)
-        else:
-            kept.append(None)
-            bad, example = bad + 1, (value if example is None else example)
-    if bad:
-        shown = repr(example)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        report(
-            f"{what}: {bad:,} value(s) cannot be stored, e.g. {shown} ({type(example).__name__}); "
-            "a value is a number, a boolean or text; recorded as null"
-        )
-    try:
-        return pa.array(kept, from_pandas=True), bad
-    except (pa.ArrowException, TypeError, ValueError):
-        types = sorted({type(v).__name__ for v in kept if v is not None})
-        report(f"{what}: values mix types ({', '.join(types)}); recorded as text")
-        return pa.array([_text(v) for v in kept], type=pa.string()), bad
-
-
 def _features(layout: Layout, run: list[Call], report: Report) -> dict[str, pa.Array]:
     first = run[0].features
     if first is None:
         return {}
     if isinstance(first, ArrayRows):
-        stacked = first.values if len(run) == 1 else np.concatenate([c.features.values for c in run])  # type: ignore[union-attr]
-        width = stacked.shape[1]
-        names = first.names or layout.features or tuple(f"f{j}" for j in range(width))
-        by_column = np.ascontiguousarray(stacked.T)
+        by_column = by_columns([c.features.values for c in run if isinstance(c.features, ArrayRows)])
+        names = first.names or layout.features or tuple(f"f{j}" for j in range(len(by_column)))
         pairs: Iterator[tuple[str, Any]] = zip(names, by_column, strict=True)
     elif isinstance(first, RowMap):
         keys = list(first.values)
@@ -340,31 +249,6 @@ def _features(layout: Layout, run: list[Call], report: Report) -> dict[str, pa.A
             continue
         columns[name] = feature_array(values, name, report)
     return columns
-
-
-def feature_array(values: Any, name: str, report: Report) -> pa.Array:
-    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
-        array = pa.array(values)
-    elif isinstance(values, pa.Array):
-        array = values
-    else:
-        try:
-            array = pa.array(values, from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            report(f"feature {name!r}: values of mixed or unknown types ({exc}); recorded as text")
-            array = pa.array([_text(v) for v in values], type=pa.string())
-    return _plain(array)
-
-
-def _plain(array: pa.Array) -> pa.Array:
-    """The lake's plain types: categories decoded, 32-bit offsets for text, no 16-bit floats."""
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    if pa.types.is_large_string(array.type):
-        array = array.cast(pa.string())
-    elif pa.types.is_float16(array.type):
-        array = array.cast(pa.float32())
-    return array
 
 
 def _groups(

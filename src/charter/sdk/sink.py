@@ -17,6 +17,7 @@ import threading
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from charter.lake.schema import DECISION_ID, TS
 
@@ -29,32 +30,53 @@ class Sink(Protocol):
 
 
 class MemorySink:
-    """Batches kept in memory, per model; rows already stored are skipped on a second delivery."""
+    """Batches kept in memory, per model; rows already stored are skipped on a second delivery.
+
+    Decision ids are UUIDv7 text, so their order is the order in which they were made: a
+    batch whose smallest id is above the largest stored (every fresh batch from one logger)
+    is new throughout and is stored as it is, without looking at its ids one by one. Any
+    other batch (a replay, or batches of several loggers crossing) has its ids looked up
+    among the stored ones.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._batches: dict[tuple[str, str], list[pa.RecordBatch]] = {}
-        self._seen: dict[tuple[str, str], set[Any]] = {}
+        self._newest: dict[str, str] = {}  # per model: the largest decision id stored
+        self._seen: dict[str, set[Any]] = {}  # per model: the outcomes' (decision_id, ts) stored
         self.calls = 0  # write_* calls, including those that added nothing new
 
     def write_decisions(self, model: str, batch: pa.RecordBatch) -> None:
-        self._store("decisions", model, batch, batch.column(DECISION_ID).to_pylist())
+        ids = batch.column(DECISION_ID)
+        bounds = pc.min_max(ids)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        with self._lock:
+            self.calls += 1
+            stored = self._batches.setdefault(("decisions", model), [])
+            newest = self._newest.get(model)
+            if stored and (low is None or newest is None or low <= newest):
+                known = pa.concat_arrays([b.column(DECISION_ID) for b in stored])
+                fresh = pc.invert(pc.is_in(ids, value_set=known))
+                if not pc.all(fresh).as_py():
+                    batch = batch.filter(fresh)
+            if batch.num_rows:
+                stored.append(batch)
+            if high is not None and (newest is None or high > newest):
+                self._newest[model] = high
 
     def write_outcomes(self, model: str, batch: pa.RecordBatch) -> None:
         ids = batch.column(DECISION_ID).to_pylist()
         times = batch.column(TS).cast(pa.int64()).to_pylist()
-        self._store("outcomes", model, batch, list(zip(ids, times, strict=True)))
-
-    def _store(self, table: str, model: str, batch: pa.RecordBatch, keys: list[Any]) -> None:
+        keys = list(zip(ids, times, strict=True))
         with self._lock:
             self.calls += 1
-            seen = self._seen.setdefault((table, model), set())
+            seen = self._seen.setdefault(model, set())
             fresh = [key not in seen for key in keys]
             seen.update(keys)
             if not all(fresh):
                 batch = batch.filter(pa.array(fresh, type=pa.bool_()))
             if batch.num_rows:
-                self._batches.setdefault((table, model), []).append(batch)
+                self._batches.setdefault(("outcomes", model), []).append(batch)
 
     def decisions(self, model: str) -> pa.Table:
         """Every decision row stored for ``model``, in delivery order."""

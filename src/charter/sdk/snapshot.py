@@ -80,7 +80,7 @@ class Call:
         self,
         ids: Any,  # str for one row, else a pa.StringArray
         rows: int,
-        ts: int,  # microseconds since the Unix epoch
+        ts: int | npt.NDArray[np.int64],  # microseconds since the Unix epoch: for every row, or one per row
         features: Features,
         predictions: Any,  # np.ndarray (1-D), list, pa.Array or None
         scores: npt.NDArray[np.float64] | None,  # (rows,): score; (rows, classes): scores

@@ -1,7 +1,9 @@
 """The decision logger: ``log()`` takes microseconds and never raises; one thread delivers.
 
 ``log()`` copies the call (:mod:`charter.sdk.snapshot`), gives each row a UUIDv7 and puts
-the call on a queue bounded in rows; it does no I/O and no Arrow work. Delivery (batching,
+the call on a queue bounded in rows; it does no I/O and no Arrow work. A one-row call of
+the usual shape takes a shorter way (:mod:`charter.sdk.rows`): its row's bytes and values
+join the single rows gathered at the tail of the queue. Delivery (batching,
 the sink, the spool, replay, overflow, durable calls) is the pipeline's
 (:mod:`charter.sdk.pipeline`). Problems with what is logged are counted in ``stats`` with
 a message naming the argument and what was done about it; they never reach the caller.
@@ -20,12 +22,15 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from charter.clock import Clock, SystemClock
 from charter.config import load_settings
 from charter.errors import InvalidInput
 from charter.lake.schema import check_names
 from charter.sdk.pipeline import OVERFLOWS, Overflow, Pipeline
 from charter.sdk.records import Layout, build_outcomes, micros
+from charter.sdk.rows import FastPath
 from charter.sdk.sink import Sink
 from charter.sdk.snapshot import (
     SCALARS,
@@ -43,6 +48,7 @@ from charter.sdk.uuids import new_decision_id, new_decision_ids
 __all__ = ["OVERFLOWS", "SPOOL_FOLDER", "DecisionLogger", "Overflow"]
 
 SPOOL_FOLDER = "spool"
+_ndarray = np.ndarray
 
 _live: weakref.WeakSet[DecisionLogger] = weakref.WeakSet()
 _fork_hook = False
@@ -121,6 +127,11 @@ class DecisionLogger:
             durable_timeout=durable_timeout,
         )
         self._problem = self._pipeline.report
+        self._take_row = FastPath(
+            self._pipeline.add_row,
+            len(features) if features is not None else None,
+            None if self._system_clock else self._clock,
+        ).take
         atexit.register(self._close_at_exit)
         global _fork_hook
         _live.add(self)
@@ -168,6 +179,15 @@ class DecisionLogger:
         once the rows are in the sink or fsynced in the spool.
         """
         try:
+            if (
+                type(inputs) is _ndarray
+                and subject_ids is None
+                and groups is None
+                and trace_id is None
+                and not durable
+                and (one := self._take_row(inputs, predictions, scores, latency_ms)) is not None
+            ):
+                return [one]
             call, ids = self._snapshot(inputs, predictions, scores, latency_ms, subject_ids, groups, trace_id)
             if call is not None:
                 self._pipeline.submit(call, durable)
