@@ -127,3 +127,26 @@ def test_a_pytorch_module_is_wrapped(home: Path, settings: Settings) -> None:
     expected = out.argmax(dim=1).tolist()
     by_id = dict(zip(table.column("decision_id").to_pylist(), table.column("prediction").to_pylist(), strict=True))
     assert [by_id[i] for i in governed.last_decision_ids] == expected
+
+
+def test_a_pipeline_registers_its_data_and_logs_its_evaluation(home: Path, settings: Settings) -> None:
+    import pandas as pd
+
+    from charter.errors import InvalidInput, NotFound
+    from charter.services.evaluation import list_evaluations
+
+    frame = pd.DataFrame({"age": [30, 41, 52], "income": [1.0, 2.5, 3.0], "email": ["a@x.org", "b@y.org", "c@z.org"]})
+    with charter.connect(home, database_url=settings.database_url) as cx:
+        first = cx.register_dataset("training", frame, owner="ml-platform", legal_basis="contract")
+        assert (first.ref, first.row_count, first.format) == ("training@1", 3, "arrow")
+        assert {c.name: c.pii_category for c in first.columns}["email"] == "email"
+        second = cx.register_dataset("training", pa.Table.from_pandas(frame.head(2), preserve_index=False))
+        assert second.ref == "training@2"
+        found = cx.log_evaluation("credit-risk@1", dataset="training@2", metrics={"roc_auc": 0.83}, rows=2)
+        assert (found.source, found.ref, found.metrics) == ("sdk", "credit-risk@1", {"roc_auc": 0.83})
+        with pytest.raises(InvalidInput, match=r"metric 'roc_auc' is 'high', not a finite number"):
+            cx.log_evaluation("credit-risk@1", dataset="training@2", metrics={"roc_auc": "high"})  # type: ignore[dict-item]
+        with pytest.raises(NotFound):
+            cx.log_evaluation("fraud@1", dataset="training@2", metrics={"roc_auc": 0.5})
+    with open_context(settings) as context:
+        assert [e.metrics for e in list_evaluations(context, "credit-risk@1")] == [{"roc_auc": 0.83}]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from charter.config import Settings, load_settings
 from charter.errors import CharterError
@@ -33,6 +33,10 @@ from charter.sdk.writer import DecisionLogger, Overflow
 from charter.services.context import open_context
 from charter.services.references import parse_reference
 from charter.services.registry import resolve_version
+
+if TYPE_CHECKING:
+    from charter.services.datasets import DatasetVersion
+    from charter.services.evaluation import Evaluation
 
 M = TypeVar("M")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,6 +117,48 @@ class Charter:
     def log_outcomes(self, model: str, decision_ids: Any, labels: Any, *, durable: bool = False) -> None:
         """Record ground truth for earlier decisions of ``model``. Never raises."""
         self.logger(parse_reference(model).model).log_outcomes(decision_ids, labels, durable=durable)
+
+    # ---- registry calls from a pipeline (these raise: bad input is the caller's to fix) ----------------
+
+    def register_dataset(
+        self, name: str, data: Any, *, uri: str = "", origin: Mapping[str, Any] | None = None, **provenance: str
+    ) -> DatasetVersion:
+        """Register a pandas/Polars DataFrame or an Arrow table as the next version of dataset ``name``.
+
+        The dataset is created first if it does not exist, with ``provenance`` (owner, description,
+        source_uri, licence, collected_from, collected_to, legal_basis); it is fingerprinted,
+        checked, classified and profiled as ``charter dataset add-version`` does with a file.
+        """
+        from charter.errors import NotFound
+        from charter.services.datasets import DatasetSpec, add_dataset_frame, get_dataset, register_dataset
+
+        with open_context(self.settings) as context:
+            try:
+                get_dataset(context, name)
+            except NotFound:
+                register_dataset(context, DatasetSpec(name=name, **provenance))
+            return add_dataset_frame(context, name, data, uri=uri, origin=dict(origin or {}))
+
+    def log_evaluation(
+        self,
+        reference: str,
+        *,
+        dataset: str,
+        metrics: Mapping[str, float],
+        rows: int = 0,
+        label: str = "",
+        slices: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        fairness: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Evaluation:
+        """Record metrics a training pipeline computed for ``reference`` on ``dataset`` (source ``sdk``).
+
+        Gates read them like evaluations Charter ran (``charter evaluate``), with their source shown.
+        """
+        from charter.services.evaluation import record_evaluation
+
+        with open_context(self.settings) as context:
+            return record_evaluation(context, reference, dataset=dataset, metrics=metrics, rows=rows, label=label,
+                                     slices=slices, fairness=fairness, source="sdk")  # fmt: skip
 
     def stats(self) -> dict[str, LoggerStats]:
         """Each logger's counters: enqueued, written, dropped, spooled, failed, and the last problems."""
