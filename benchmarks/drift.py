@@ -15,13 +15,14 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from _spawn import spawn_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENTLY_PYTHON = ROOT / ".bench" / "evidently" / "bin" / "python"
@@ -146,11 +147,7 @@ WORKERS = {"charter": run_charter, "bincount": run_bincount, "evidently": run_ev
 
 
 def _spawn(python: str, side: str, rows: int, columns: int) -> dict[str, Any]:
-    command = [python, __file__, "--worker", side, "--rows", str(rows), "--columns", str(columns)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if done.returncode != 0:
-        sys.exit(f"the {side} run failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return spawn_worker(python, __file__, side, "--rows", str(rows), "--columns", str(columns))
 
 
 def main() -> None:

@@ -49,3 +49,24 @@ def test_the_system_clock_is_utc() -> None:
 def test_parse_takes_times_without_an_offset_as_utc() -> None:
     assert parse_timestamp("2026-11-22") == datetime(2026, 11, 22, tzinfo=UTC)
     assert parse_timestamp("2026-11-22T10:00:00+02:00") == datetime(2026, 11, 22, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "shown"),
+    [("30s", 30, "30s"), ("15m", 900, "15m"), ("90m", 5400, "90m"), ("1h", 3600, "1h"), ("7d", 604800, "1w"),
+     ("120", 120, "2m"), ("0.5h", 1800, "30m")],
+)  # fmt: skip
+def test_durations(text: str, seconds: int, shown: str) -> None:
+    from charter.clock import format_duration, parse_duration
+
+    assert parse_duration(text, "window").total_seconds() == seconds
+    assert format_duration(parse_duration(text, "window")) == shown
+
+
+@pytest.mark.parametrize("text", ["soon", "-5m", "0h", "1y", ""])
+def test_bad_durations(text: str) -> None:
+    from charter.clock import parse_duration
+    from charter.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"^window: "):
+        parse_duration(text, "window")

@@ -23,7 +23,8 @@ __all__ = ["Charter", "CharterError", "Settings", "__version__", "connect", "loa
 def connect(home: str | Path | None = None, **options: Any) -> Charter:
     """Connect to a Charter home (default ``$CHARTER_HOME`` or ``./.charter``) to log decisions.
 
-    Options: ``database_url``, ``overflow`` (``block``, ``drop`` or ``spool``), ``queue_size``.
+    Options: ``database_url``, ``overflow`` (``block``, ``drop`` or ``spool``), ``queue_size``,
+    ``privacy``, ``clock``.
     """
     from charter.sdk.client import connect as _connect
 

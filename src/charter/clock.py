@@ -63,3 +63,31 @@ def parse_timestamp(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, where: str) -> timedelta:
+    """``30s``, ``15m``, ``1h``, ``7d``, ``2w`` (or a bare number of seconds) as a positive timedelta."""
+    from charter.errors import InvalidInput
+
+    value = str(text).strip().lower()
+    unit = value[-1:] if value[-1:] in _UNITS else "s"
+    number = value[:-1] if value[-1:] in _UNITS else value
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise InvalidInput(f"{where}: {text!r} is not a duration such as 30s, 15m, 1h, 7d or 2w") from None
+    if not seconds > 0 or seconds != seconds:
+        raise InvalidInput(f"{where}: the duration {text!r} must be positive")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact form of a duration (``90m`` -> ``90m``, ``3600s`` -> ``1h``)."""
+    seconds = int(value.total_seconds())
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{value.total_seconds():g}s"

@@ -449,3 +449,10 @@ def test_large_samples_take_the_limiting_ks_distribution(n: int) -> None:
         ours = drift.ks_p_value(float(statistic), 2 * n, 2 * n)  # effective size n
         assert abs(ours - stats.kstwo.sf(statistic, n)) <= 1.3e-3
     assert drift.ks_p_value(0.2, 5000, 5000) == stats.kstwo.sf(0.2, 2500)  # scipy's own up to 10,000
+
+
+@given(st.floats(0.0, 12.0))
+def test_the_kolmogorov_tail_matches_scipy(x: float) -> None:
+    from charter.metrics.drift import kolmogorov_sf
+
+    assert kolmogorov_sf(x) == pytest.approx(stats.kstwobign.sf(x), abs=1e-12)

@@ -99,7 +99,11 @@ ERRORS = [
     ("riskTier: high", "riskTier: extreme", "line 7: Model credit-risk: riskTier 'extreme'"),
     ("  riskTier: high\n", "", "line 5: Model credit-risk: field 'riskTier' is required"),
     ("[finance, eu]", "finance", "line 9: Model credit-risk: tags must be a list"),
-    ("kind: Model", "kind: Gizmo", "line 2: unknown kind 'Gizmo' (known: Model, Dataset, Policy)"),
+    (
+        "kind: Model",
+        "kind: Gizmo",
+        "line 2: unknown kind 'Gizmo' (known: Model, Dataset, Policy, NotificationTarget, EscalationPolicy, Monitor)",
+    ),
     ("name: credit-risk", "name: Credit Risk", "line 4: Model Credit Risk: model name 'Credit Risk' is not valid"),
     ("legalBasis: contract", "legalBasis: [x]", "line 15: Dataset applicants: legalBasis must be a string"),
     ("  owner: alice\n", "  owner: alice\n  owner: bob\n", "line 9: field 'owner' appears twice"),

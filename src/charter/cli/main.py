@@ -11,7 +11,22 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from charter.cli import aliases, approvals, audit, datasets, db, imports, lake, lineage, metrics, models, policy, roles
+from charter.cli import (
+    aliases,
+    approvals,
+    audit,
+    datasets,
+    db,
+    imports,
+    incidents,
+    lake,
+    lineage,
+    metrics,
+    models,
+    monitoring,
+    policy,
+    roles,
+)
 from charter.cli.apply import apply_command, diff_command
 from charter.cli.evaluate import evaluate_command, evaluations_command
 from charter.cli.gates import gate_command, promote_command
@@ -79,6 +94,10 @@ app.command("drift")(metrics.drift_command)
 app.add_typer(lake.app, name="lake")
 app.add_typer(roles.app, name="role")
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(monitoring.app, name="monitor")
+app.command("worker")(monitoring.worker_command)
+app.add_typer(incidents.app, name="incidents")
+app.command("postmortem")(incidents.postmortem_command)
 app.command("whoami")(roles.whoami)
 app.command("erase")(lake.erase_command)
 app.add_typer(policy.app, name="policy")

@@ -299,7 +299,10 @@ class AnomalyModel:
         squared = np.zeros(len(x))
         if len(x) and index:
             covariance = np.array(self.covariance)
-            patterns, which = np.unique(observed, axis=0, return_inverse=True)
+            if observed.all():  # nothing missing, the usual case: one pattern, without sorting the rows
+                patterns, which = observed[:1], np.zeros(len(x), dtype=np.intp)
+            else:
+                patterns, which = np.unique(observed, axis=0, return_inverse=True)
             for p, pattern in enumerate(patterns):
                 if not pattern.any():
                     continue

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from charter.clock import Clock
 from charter.config import Settings, load_settings
 from charter.errors import CharterError
 from charter.sdk.sink import Sink
@@ -54,12 +55,16 @@ class Charter:
         queue_size: int = 100_000,
         spool_dir: Path | str | None = None,
         privacy: Mapping[str, Mapping[str, Any]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """``clock`` stamps decisions (default the system's): simulations and tests replay time with it."""
         from charter.services.decisions import LakeSink
 
         self.settings = settings
         self._sink: Sink = sink if sink is not None else LakeSink(settings, privacy=privacy)
-        self._options: dict[str, Any] = {"overflow": overflow, "queue_size": queue_size, "spool_dir": spool_dir}
+        self._options: dict[str, Any] = {
+            "overflow": overflow, "queue_size": queue_size, "spool_dir": spool_dir, "clock": clock,
+        }  # fmt: skip
         self._loggers: dict[tuple[str, tuple[str, ...]], DecisionLogger] = {}
         self._lock = threading.Lock()
 
@@ -94,6 +99,7 @@ class Charter:
             queue_size=self._options["queue_size"],
             overflow=self._options["overflow"],
             spool_dir=spool,
+            clock=self._options["clock"],
         )
 
     def wrap(self, model: M, reference: str, *, groups: list[str] | None = None) -> Governed[M]:
@@ -189,11 +195,13 @@ def connect(
     overflow: Overflow = "block",
     queue_size: int = 100_000,
     privacy: Mapping[str, Mapping[str, Any]] | None = None,
+    clock: Clock | None = None,
 ) -> Charter:
     """Connect to a Charter home (default ``$CHARTER_HOME`` or ``./.charter``) to log decisions.
 
     ``privacy`` replaces, per model, the masking rules of some columns
-    (``{"credit-risk": {"email": "keep", "income": {"action": "generalise", "step": 1000}}}``).
+    (``{"credit-risk": {"email": "keep", "income": {"action": "generalise", "step": 1000}}}``);
+    ``clock`` stamps the decisions (a simulation replaying a day of traffic passes its own).
     """
     settings = load_settings(home=home, database_url=database_url)
-    return Charter(settings, overflow=overflow, queue_size=queue_size, privacy=privacy)
+    return Charter(settings, overflow=overflow, queue_size=queue_size, privacy=privacy, clock=clock)

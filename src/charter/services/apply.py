@@ -138,7 +138,99 @@ class PolicyKind:
         self.create(uow, name, {k: new for k, (_, new) in changes.items()}, now)
 
 
-KINDS: dict[str, Kind] = {handler.kind: handler for handler in (ModelKind(), DatasetKind(), PolicyKind())}
+class SpecKind:
+    """Kinds whose spec is checked whole by their own service (monitors, targets, escalation policies)."""
+
+    kind: str = ""
+    fields: tuple[FieldRule, ...] = ()
+
+    def from_document(self, document: Document) -> dict[str, Any]:
+        try:
+            return self.check(document.name, document.spec)
+        except CharterError as exc:
+            raise InvalidInput(f"{document.where('spec')} {exc}") from None
+
+    def check(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        return values
+
+
+class MonitorKind(SpecKind):
+    kind: str = "Monitor"
+
+    def check(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        from charter.services.monitors import monitor_from_spec
+
+        return monitor_from_spec(name, spec).to_spec()
+
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None:
+        from charter.services.monitors import monitor_fields
+
+        return monitor_fields(connection, name)
+
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None:
+        from charter.clock import parse_timestamp
+        from charter.services.monitors import monitor_from_spec, store_monitor
+
+        current = self.current(uow.connection, name) or {}
+        store_monitor(uow, monitor_from_spec(name, {**current, **desired}), parse_timestamp(now))
+
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+        self.create(uow, name, {k: new for k, (_, new) in changes.items()}, now)
+
+
+class TargetKind(SpecKind):
+    kind: str = "NotificationTarget"
+
+    def check(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        from charter.services.escalation import check_target
+
+        return check_target(name, spec)
+
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None:
+        from charter.services.escalation import target_fields
+
+        return target_fields(connection, name)
+
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None:
+        from charter.services.escalation import store_target
+
+        store_target(uow, name, {**(self.current(uow.connection, name) or {}), **desired}, now)
+
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+        self.create(uow, name, {k: new for k, (_, new) in changes.items()}, now)
+
+
+class EscalationKind(SpecKind):
+    kind: str = "EscalationPolicy"
+
+    def check(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        from charter.services.escalation import parse_levels
+
+        if set(spec) != {"levels"}:
+            raise InvalidInput(f"escalation policy {name}: spec holds levels only (levels: [{{targets, after}}])")
+        return {"levels": [level.to_dict() for level in parse_levels(name, spec["levels"])]}
+
+    def current(self, connection: Connection, name: str) -> dict[str, Any] | None:
+        from charter.services.escalation import policy_fields
+
+        return policy_fields(connection, name)
+
+    def create(self, uow: UnitOfWork, name: str, desired: dict[str, Any], now: str) -> None:
+        from charter.services.escalation import store_policy
+
+        store_policy(uow, name, desired["levels"], now)
+
+    def update(self, uow: UnitOfWork, name: str, changes: dict[str, tuple[Any, Any]], now: str) -> None:
+        self.create(uow, name, {k: new for k, (_, new) in changes.items()}, now)
+
+
+KINDS: dict[str, Kind] = {
+    handler.kind: handler
+    for handler in (ModelKind(), DatasetKind(), PolicyKind(), TargetKind(), EscalationKind(), MonitorKind())
+}
 
 
 @dataclass(frozen=True)
@@ -170,7 +262,7 @@ def load(paths: Sequence[Path]) -> list[Document]:
 def desired(document: Document) -> dict[str, Any]:
     """The stored form of a document's spec, or an error located in its file."""
     handler = KINDS[document.kind]
-    if isinstance(handler, PolicyKind):
+    if isinstance(handler, PolicyKind | SpecKind):
         return handler.from_document(document)
     try:
         check_name(document.name, document.kind.lower(), "credit-risk" if document.kind == "Model" else "applicants")
@@ -231,7 +323,8 @@ def apply(context: Context, documents: Sequence[Document]) -> list[Change]:
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         changes = _plan_with(uow.connection, documents)
         now = format_timestamp(context.clock.now())
-        for change in changes:
+        order = list(KINDS)  # what others refer to first: targets before policies before monitors
+        for change in sorted(changes, key=lambda c: order.index(c.kind)):
             handler = KINDS[change.kind]
             if change.action == "create":
                 handler.create(uow, change.name, {k: new for k, (_, new) in change.diffs.items()}, now)

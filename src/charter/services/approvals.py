@@ -34,7 +34,7 @@ from charter.services.access import ROLES, roles_of
 from charter.services.context import Context
 from charter.store.schema import approvals, change_requests
 
-KINDS = ("promote", "rollback", "retrain", "policy_change", "dataset_certification")
+KINDS = ("promote", "rollback", "retrain", "suppress", "policy_change", "dataset_certification")
 STATES = ("pending", "approved", "rejected", "revoked", "expired", "executed")
 OPEN_STATES = ("pending", "approved")
 DEFAULT_EXPIRY = timedelta(days=7)
@@ -79,6 +79,7 @@ DEFAULT_REQUIRED: dict[str, Requirement] = {
     "promote": Requirement(1, ("approver", "risk-officer")),
     "rollback": Requirement(1, ("approver", "risk-officer")),
     "retrain": Requirement(1, ("approver",)),
+    "suppress": Requirement(1, ("approver", "risk-officer")),
     "policy_change": Requirement(1, ("risk-officer",)),
     "dataset_certification": Requirement(1, ("risk-officer",)),
 }

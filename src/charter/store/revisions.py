@@ -15,5 +15,6 @@ REVISIONS: tuple[str, ...] = (
     "0006_roles",
     "0007_evaluations",
     "0008_documents",
+    "0009_monitoring",
 )
 HEAD = REVISIONS[-1]

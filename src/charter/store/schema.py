@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -362,4 +363,106 @@ model_documents = Table(
     Column("created_at", String(27), nullable=False),
 )
 
-GOVERNED_TABLES = frozenset(metadata.tables)
+# ---- monitoring and incidents (issue 7) ----------------------------------------------------------
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("model", String(100), nullable=False, index=True),
+    Column("target", String(50), nullable=False),  # an alias (prod) or a version (@3)
+    Column("kind", String(40), nullable=False),
+    Column("spec", JSON, nullable=False),  # window, schedule, thresholds, features, group, slice, options
+    Column("active", Boolean, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+)
+
+# Operational, not governance: when each monitor is due and which worker holds it. Workers
+# write it outside ledger units of work (a lease is not a governance fact; the runs are).
+monitor_schedule = Table(
+    "monitor_schedule",
+    metadata,
+    Column("monitor_id", String(36), ForeignKey("monitors.id"), primary_key=True),
+    Column("next_run_at", String(27), nullable=False, index=True),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_until", String(27), nullable=True),
+)
+
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("monitor_id", String(36), ForeignKey("monitors.id"), nullable=False),
+    Column("window_start", String(27), nullable=True),
+    Column("window_end", String(27), nullable=False),
+    Column("status", String(20), nullable=False),  # ok, warning, critical, no_data, error
+    Column("rows", BigInteger, nullable=False),
+    Column("notes", JSON, nullable=False),
+    Column("worker", String(200), nullable=False),
+    Column("started_at", String(27), nullable=False),
+    Column("finished_at", String(27), nullable=False),
+    UniqueConstraint("monitor_id", "window_end", name="uq_monitor_runs_monitor_id_window_end"),
+)
+
+monitor_values = Table(
+    "monitor_values",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("run_id", String(36), ForeignKey("monitor_runs.id"), nullable=False),
+    Column("monitor_id", String(36), nullable=False),
+    Column("window_end", String(27), nullable=False),
+    Column("metric", String(200), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Index("ix_monitor_values_monitor_id_window_end", "monitor_id", "window_end"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", Integer, nullable=False, unique=True),  # INC-<number>, for people
+    Column("model", String(100), nullable=False),
+    Column("monitor_id", String(36), nullable=True),
+    Column("dedup_key", String(300), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("assignee", String(200), nullable=True),
+    Column("runbook", Text, nullable=False),
+    Column("escalation_policy", String(100), nullable=True),
+    Column("escalation_level", Integer, nullable=False),
+    Column("next_escalation_at", String(27), nullable=True),
+    Column("alerts", Integer, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("opened_at", String(27), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+    Column("resolved_at", String(27), nullable=True),
+)
+
+escalation_policies = Table(
+    "escalation_policies",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("levels", JSON, nullable=False),  # [{"targets": [...], "after": seconds}, ...]
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+)
+
+notification_targets = Table(
+    "notification_targets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("config", JSON, nullable=False),  # secrets by reference: {"secret_env": "VAR"}, never the secret
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", String(27), nullable=False),
+)
+
+#: Tables that only ledger units of work may write; the rest hold operational state.
+OPERATIONAL_TABLES = frozenset({"monitor_schedule"})
+GOVERNED_TABLES = frozenset(metadata.tables) - OPERATIONAL_TABLES
