@@ -51,6 +51,8 @@ bench: $(VENV)/.installed-test $(EVIDENTLY)
 	$(BIN)/python benchmarks/streaming.py
 	$(BIN)/python benchmarks/rowhash.py
 	$(BIN)/python benchmarks/decision_logging.py
+	$(BIN)/python benchmarks/gate.py
+	$(BIN)/python benchmarks/monitor.py
 
 ## demo: the governance-loop demo arrives with issue #10; until then, a home and its ledger
 demo: $(VENV)/.installed
