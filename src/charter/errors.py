@@ -17,6 +17,8 @@ message names the thing that is wrong and, where there is one, the fix.
     ├── Conflict                      conflict                  409
     │   └── IntegrityMismatch         integrity.mismatch        409
     ├── Forbidden                     auth.forbidden            403
+    ├── Unauthenticated               auth.unauthenticated      401
+    ├── RateLimited                   auth.rate_limited         429
     ├── ConfigError                   config.invalid            500
     │   ├── HomeMissing               home.missing              500
     │   ├── HomeCorrupt               home.corrupt              500
@@ -116,6 +118,20 @@ class Forbidden(CharterError):
 
     code = "auth.forbidden"
     status = 403
+
+
+class Unauthenticated(CharterError):
+    """No credentials, or credentials that do not name a principal (unknown, revoked, expired)."""
+
+    code = "auth.unauthenticated"
+    status = 401
+
+
+class RateLimited(CharterError):
+    """Too many failed attempts from one client; it must wait."""
+
+    code = "auth.rate_limited"
+    status = 429
 
 
 class ConfigError(CharterError):

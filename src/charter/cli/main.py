@@ -26,6 +26,7 @@ from charter.cli import (
     monitoring,
     policy,
     roles,
+    server,
 )
 from charter.cli.apply import apply_command, diff_command
 from charter.cli.evaluate import evaluate_command, evaluations_command
@@ -98,6 +99,8 @@ app.add_typer(monitoring.app, name="monitor")
 app.command("worker")(monitoring.worker_command)
 app.add_typer(incidents.app, name="incidents")
 app.command("postmortem")(incidents.postmortem_command)
+app.add_typer(server.tokens, name="token")
+app.command("serve")(server.serve_command)
 app.command("whoami")(roles.whoami)
 app.command("erase")(lake.erase_command)
 app.add_typer(policy.app, name="policy")

@@ -16,5 +16,6 @@ REVISIONS: tuple[str, ...] = (
     "0007_evaluations",
     "0008_documents",
     "0009_monitoring",
+    "0010_tokens",
 )
 HEAD = REVISIONS[-1]

@@ -463,6 +463,21 @@ notification_targets = Table(
     Column("updated_at", String(27), nullable=False),
 )
 
+# ---- the server (issue 8) ------------------------------------------------------------------------
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("principal", String(200), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the secret; the secret is not kept
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", String(27), nullable=False),
+    Column("expires_at", String(27), nullable=True),
+    Column("revoked_at", String(27), nullable=True),
+)
+
 #: Tables that only ledger units of work may write; the rest hold operational state.
 OPERATIONAL_TABLES = frozenset({"monitor_schedule"})
 GOVERNED_TABLES = frozenset(metadata.tables) - OPERATIONAL_TABLES
