@@ -39,7 +39,7 @@ def test_missing_and_wrong_tokens_are_401(server: dict[str, Any], headers: dict[
 def test_revoked_and_expired_tokens_stop_working(server: dict[str, Any]) -> None:
     client, settings, clock = server["client"], server["settings"], server["clock"]
     with open_context(settings, clock=clock) as context:
-        short, secret = create_token(context, "svc:ci", roles=("developer",), expires=clock.now() + timedelta(hours=1))
+        _, secret = create_token(context, "svc:ci", roles=("developer",), expires=clock.now() + timedelta(hours=1))
         assert client.get("/api/v1/whoami", headers=auth(secret)).json()["roles"] == ["developer"]
         clock.advance(timedelta(hours=2))
         assert client.get("/api/v1/whoami", headers=auth(secret)).status_code == 401
