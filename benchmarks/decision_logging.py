@@ -10,6 +10,9 @@
    calling thread spent per decision (the rest is the background writer's).
 3. The same 1,000-row batches into the real decision lake of a temporary home (Delta commits,
    row hashes, manifests, ledger anchors): what a deployment gets end to end.
+4. Peak memory while logging 1,000,000 decisions into a sink slower than the caller: with a
+   bounded queue (10,000 decisions, overflow=block) it stays flat however long the stream; with a
+   queue larger than the stream it grows with the backlog.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from charter.config import load_settings
 from charter.sdk import DecisionLogger, MemorySink, wrap
@@ -147,6 +151,42 @@ def into_the_lake(total: int) -> None:
     )
 
 
+class SlowSink:
+    """A sink that takes 5 ms per batch and keeps nothing: what piles up is the logger's queue."""
+
+    def write_decisions(self, model: str, batch: pa.RecordBatch) -> None:
+        time.sleep(0.005)
+
+    def write_outcomes(self, model: str, batch: pa.RecordBatch) -> None:
+        pass
+
+
+def peak_memory(spool: Path, *, total: int) -> None:
+    """Peak resident memory of a process logging ``total`` decisions (1,000-row batches of 20 features)
+    into a sink slower than the caller, for a bounded queue (overflow=block) and for a queue larger
+    than the stream; each case in a fresh process, measured above the same process before logging."""
+    import subprocess
+
+    for queue_size in (10_000, 10 * total):
+        script = (
+            "import resource, sys, time; sys.path.insert(0, 'benchmarks'); import numpy as np;"
+            "from decision_logging import SlowSink, FEATURES; from charter.sdk import DecisionLogger;"
+            "X = np.random.default_rng(3).normal(size=(1000, 20)); y = np.zeros(1000, dtype=np.int64);"
+            f"lg = DecisionLogger(SlowSink(), model='m', features=FEATURES, spool_dir={str(spool)!r},"
+            f" queue_size={queue_size}, overflow='block'); lg.log(X, y); lg.flush(60);"
+            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+            f"exec('for _ in range({total // 1000}): lg.log(X, y)'); lg.close(600);"  # the ids are not kept
+            "print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+        base, peak = (int(v) for v in done.stdout.split())
+        payload = 1000 * 20 * 8 + 1000 * 8  # one batch's features and predictions, bytes
+        print(f"peak memory logging {total:,} decisions into a slow sink, queue {queue_size:,}: "
+              f"+{(peak - base) / 1024:,.1f} MiB over the process before logging "
+              f"(the stream's payload is {total // 1000 * payload / 2**20:,.1f} MiB)")  # fmt: skip
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     spool = Path(tempfile.mkdtemp()) / "spool"
@@ -155,6 +195,7 @@ def main() -> None:
     throughput(spool, batch=1000, total=100_000 if quick else 500_000)
     throughput(spool, batch=1, total=20_000 if quick else 100_000)
     into_the_lake(20_000 if quick else 200_000)
+    peak_memory(spool, total=200_000 if quick else 1_000_000)
     print("targets: wrap adds p50 <= 20 us; >= 1,000,000 decisions/s for 1,000-row batches; >= 100,000/s single rows")
 
 
