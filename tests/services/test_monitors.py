@@ -119,3 +119,33 @@ def test_windows_align_to_their_length() -> None:
     assert window_for(last, at) == (None, at)
     with pytest.raises(InvalidInput, match=r"cannot be backfilled"):
         windows_between(last, at - timedelta(days=1), at)
+
+
+def test_two_workers_share_due_monitors_without_double_runs(context: Context, clock: FixedClock) -> None:
+    import threading
+
+    from charter.services.monitoring import lease_due, release
+
+    for i in range(12):
+        define_monitor(context, monitor_from_spec(f"volume-{i:02d}", {**SPEC, "kind": "volume", "warn": 1}))
+    clock.advance(timedelta(seconds=1))
+    claimed: dict[str, list[str]] = {"w1": [], "w2": []}
+    barrier = threading.Barrier(2)
+
+    def work(name: str) -> None:
+        barrier.wait()
+        for _ in range(4):
+            claimed[name] += lease_due(context, name, limit=2)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not set(claimed["w1"]) & set(claimed["w2"])  # never the same monitor to both
+    assert sorted(claimed["w1"] + claimed["w2"]) == [f"volume-{i:02d}" for i in range(12)]
+    assert lease_due(context, "w3") == []  # all leased
+    release(context, "volume-00", "w1" if "volume-00" in claimed["w1"] else "w2", next_run_at=clock.now())
+    assert lease_due(context, "w3") == ["volume-00"]
+    clock.advance(timedelta(minutes=6))  # the other leases have expired: a dead worker's monitors come back
+    assert len(lease_due(context, "w3", limit=20)) == 12  # volume-00 too: w3 never gave it back
