@@ -26,6 +26,37 @@ if [ ! -x "$ALERTMANAGER" ]; then
   echo "WARNING: $ALERTMANAGER is missing; the Alertmanager tests will be skipped (they fail under CI=true)." >&2
 fi
 
+# Chromium: the dashboard's browser tests drive Debian's build through Playwright (tests/browser/).
+CHROMIUM=/usr/bin/chromium
+if [ ! -x "$CHROMIUM" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "Installing chromium for the browser tests ..." >&2
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || true
+fi
+if [ ! -x "$CHROMIUM" ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "ERROR: $CHROMIUM is missing and could not be installed; the browser tests must run in CI." >&2
+    exit 1
+  fi
+  echo "WARNING: $CHROMIUM is missing; the browser tests will be skipped (they fail under CI=true)." >&2
+fi
+
+# Prometheus and promtool: tests/server/test_metrics.py checks deploy/prometheus with promtool and scrapes a
+# running Charter with Debian's real prometheus.
+PROMETHEUS=/usr/bin/prometheus
+if [ ! -x "$PROMETHEUS" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "Installing prometheus for the /metrics tests ..." >&2
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || true
+fi
+if [ ! -x "$PROMETHEUS" ] || [ ! -x /usr/bin/promtool ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "ERROR: $PROMETHEUS or /usr/bin/promtool is missing and could not be installed; the /metrics tests must run in CI." >&2
+    exit 1
+  fi
+  echo "WARNING: $PROMETHEUS or /usr/bin/promtool is missing; the /metrics tests will be skipped (they fail under CI=true)." >&2
+fi
+
 if pg_up; then
   exit 0
 fi

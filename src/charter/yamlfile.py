@@ -57,6 +57,10 @@ def compose_text(text: str, *, label: str, error: ErrorFactory = located) -> lis
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         raise error(label, line, f"not valid YAML ({exc.problem or exc.context})") from None
+    except yaml.reader.ReaderError as exc:  # a control character YAML does not allow; it has no mark
+        line = text.count("\n", 0, exc.position) + 1
+        shown = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise error(label, line, f"not valid YAML (the character {shown} is not allowed in YAML)") from None
 
 
 def to_python(

@@ -48,6 +48,9 @@ class EntryFilter:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: Keyset paging: only entries with ``seq`` below / above these (the API's ledger cursor).
+    before_seq: int | None = None
+    after_seq: int | None = None
 
 
 def read_head(engine: Engine) -> tuple[int, str]:
@@ -73,6 +76,10 @@ def _filtered(query: Select[Any], where: EntryFilter) -> Select[Any]:
         query = query.where(c.ts >= format_timestamp(where.since))
     if where.until is not None:
         query = query.where(c.ts < format_timestamp(where.until))
+    if where.before_seq is not None:
+        query = query.where(c.seq < where.before_seq)
+    if where.after_seq is not None:
+        query = query.where(c.seq > where.after_seq)
     return query
 
 

@@ -19,6 +19,7 @@ personal data masked, every batch anchored on the ledger).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from charter.clock import Clock
 from charter.config import Settings, load_settings
-from charter.errors import CharterError
+from charter.errors import CharterError, InvalidInput
 from charter.sdk.sink import Sink
 from charter.sdk.stats import LoggerStats
 from charter.sdk.wrap import Governed
@@ -80,8 +81,12 @@ class Charter:
         ref = parse_reference(reference)
         version, alias, registered, features = ref.version, ref.alias, False, None
         try:
-            with open_context(self.settings) as context:
-                found = resolve_version(context, reference)
+            remote = getattr(self._sink, "resolve", None)  # a server's sink (HttpSink) asks the server
+            if callable(remote):
+                found = remote(reference)
+            else:
+                with open_context(self.settings) as context:
+                    found = resolve_version(context, reference)
             version, registered = found.version, True
             names = [f.get("name") for f in (found.input_schema or {}).get("features", [])]
             features = [str(n) for n in names if n] or None
@@ -191,6 +196,8 @@ class Charter:
 def connect(
     home: str | Path | None = None,
     *,
+    url: str | None = None,
+    token: str | None = None,
     database_url: str | None = None,
     overflow: Overflow = "block",
     queue_size: int = 100_000,
@@ -202,6 +209,20 @@ def connect(
     ``privacy`` replaces, per model, the masking rules of some columns
     (``{"credit-risk": {"email": "keep", "income": {"action": "generalise", "step": 1000}}}``);
     ``clock`` stamps the decisions (a simulation replaying a day of traffic passes its own).
+
+    ``url`` (or an ``http(s)://`` first argument) sends decisions to a Charter server's ingest endpoint
+    instead (:mod:`charter.sdk.http_sink`), with ``token`` (default ``$CHARTER_TOKEN``); while it is
+    unreachable they wait in the spool under the home. Masking is then the server's (no ``privacy``).
     """
+    if url is None and isinstance(home, str) and home.startswith(("http://", "https://")):
+        url, home = home, None
     settings = load_settings(home=home, database_url=database_url)
+    if url is not None:
+        from charter.sdk.http_sink import HttpSink
+
+        if privacy:
+            raise InvalidInput("privacy: with a server (url=) the server masks decisions; set the rules there")
+        token = token or os.environ.get("CHARTER_TOKEN")
+        sink = HttpSink(url, token=token, rejected_dir=settings.home / "rejected")
+        return Charter(settings, sink=sink, overflow=overflow, queue_size=queue_size, clock=clock)
     return Charter(settings, overflow=overflow, queue_size=queue_size, privacy=privacy, clock=clock)

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from charter.errors import CharterError
 
@@ -23,6 +24,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def charter_error(request: Request, exc: CharterError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """What the framework refuses itself (a body that is not JSON, an unknown path or method), as a problem."""
+        code = HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        problem = {"code": code, "status": exc.status_code, "message": message}
+        return JSONResponse(problem, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
@@ -30,6 +39,9 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
         return JSONResponse({"code": "input.invalid", "status": 422, "message": message}, status_code=422)
 
+
+#: Codes for the refusals the framework makes before a route runs.
+HTTP_CODES = {400: "input.invalid", 404: "not_found", 405: "http.method_not_allowed", 413: "input.too_large"}
 
 #: The error responses every route documents (the error hierarchy's codes per status).
 ERRORS: dict[int | str, dict[str, object]] = {

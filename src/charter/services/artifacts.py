@@ -112,3 +112,14 @@ def given_digest(uri: str, sha256: str | None, size: int | None) -> ArtifactDige
     if size < 0:
         raise InvalidInput(f"--size must not be negative, got {size}")
     return ArtifactDigest(uri=uri, sha256=digest, size=size, files=0)
+
+
+def digest_artifact(artifact: str, *, sha256: str | None = None, size: int | None = None) -> ArtifactDigest:
+    """The digest of ``artifact``: a local path or ``file://`` URI is hashed here; another URI is taken as stated."""
+    if artifact.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return digest_path(Path(unquote(urlparse(artifact).path)))
+    if "://" in artifact:
+        return given_digest(artifact, sha256, size)
+    return digest_path(Path(artifact))

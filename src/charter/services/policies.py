@@ -116,6 +116,14 @@ def add_policies(context: Context, paths: Sequence[Path] = (), packs: Sequence[s
         return [store_in(uow, text, origin, policy.name, now) for text, origin, policy in documents]
 
 
+def add_policy_text(context: Context, text: str, *, origin: str) -> PolicyChange:
+    """Store one policy document given as YAML text (the REST API's request body); ``origin`` names its source."""
+    policy = parsed(text, origin)
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        require(uow.connection, context.actor, "policy.manage")
+        return store_in(uow, text, origin, policy.name, format_timestamp(context.clock.now()))
+
+
 def store_in(uow: UnitOfWork, text: str, origin: str, name: str, now: str) -> PolicyChange:
     """Store one checked policy's text inside ``uow`` (``charter apply`` calls this for ``kind: Policy``)."""
     require(uow.connection, uow.actor, "policy.manage")

@@ -1,0 +1,137 @@
+"""Signing in and out: with an API token, or with a one-time login link (see :mod:`.session`)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from charter.errors import Forbidden, RateLimited, Unauthenticated
+from charter.server.security import AuthFailures
+from charter.server.web.routing import (
+    WebRoute,
+    base_context,
+    clear_cookie,
+    current_session,
+    now,
+    redirect,
+    render,
+    safe_next,
+    set_cookie,
+    state,
+)
+from charter.server.web.session import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    Session,
+    new_session,
+    read_link,
+    same,
+    session_caller,
+    sign,
+    unsign,
+)
+from charter.services.tokens import authenticate
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+LINK_REFUSED = "this sign-in link is invalid, has expired or was already used; ask an admin for a new one"
+
+
+def _login_csrf(request: Request) -> tuple[str, str | None]:
+    """The pre-login CSRF value: the one the browser's ``charter_login`` cookie holds, or a new one to set."""
+    found = unsign(state(request).key, "login", request.cookies.get(LOGIN_COOKIE))
+    if found is not None and isinstance(found.get("c"), str):
+        return str(found["c"]), None
+    value = secrets.token_urlsafe(32)
+    return value, sign(state(request).key, "login", {"c": value})
+
+
+def _login_page(request: Request, template: str, *, status: int = 200, **values: object) -> Response:
+    csrf, cookie = _login_csrf(request)
+    answer = render(request, template, status=status, login_csrf=csrf, title="Sign in", **values)
+    if cookie is not None:
+        set_cookie(request, answer, LOGIN_COOKIE, cookie, max_age=3600)
+    return answer
+
+
+def _check_login_csrf(request: Request, given: str) -> None:
+    found = unsign(state(request).key, "login", request.cookies.get(LOGIN_COOKIE))
+    if found is None or not same(given, str(found.get("c", ""))):
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page and send the form again")
+
+
+def _start_session(request: Request, token_id: str, principal: str, target: str) -> Response:
+    context = base_context(request)
+    found = session_caller(context, Session(token_id, principal, "", 0.0))
+    if found is None:
+        raise Unauthenticated("the token is unknown, revoked or expired")
+    caller, expires = found
+    session = new_session(caller, now=now(request), token_expires=expires)
+    answer = redirect(request, safe_next(target), f"Signed in as {caller.principal}.")
+    lifetime = int(min(SESSION_LIFETIME.total_seconds(), session.expires - now(request)))
+    set_cookie(request, answer, SESSION_COOKIE, sign(state(request).key, "session", session.to_dict()),
+               max_age=max(lifetime, 1))  # fmt: skip
+    clear_cookie(request, answer, LOGIN_COOKIE)
+    return answer
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    if current_session(request) is not None:
+        return redirect(request, safe_next(next))
+    return _login_page(request, "login.html", next=safe_next(next))
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_login_csrf(request, csrf_token)
+    client = request.client.host if request.client else "unknown"
+    failures: AuthFailures = request.app.state.auth_failures
+    if failures.blocked(client):
+        raise RateLimited("too many failed sign-ins from this address; wait a minute and check the token")
+    context = base_context(request)
+    with context.engine.connect() as connection:
+        caller = authenticate(connection, token.strip(), context.clock.now())
+    if caller is None:
+        failures.failed(client)
+        return _login_page(request, "login.html", status=401, next=safe_next(next),
+                           error="That token is unknown, revoked or expired.")  # fmt: skip
+    return _start_session(request, caller.token_id, caller.principal, next)
+
+
+@router.get("/login/link")
+def link_form(request: Request, code: str = "") -> Response:
+    found = read_link(state(request).key, code, now(request))
+    if found is None or state(request).redeemed(found.nonce):
+        raise Unauthenticated(LINK_REFUSED)
+    return _login_page(request, "link.html", code=code, principal=found.principal)
+
+
+@router.post("/login/link")
+def redeem_link(
+    request: Request, code: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    _check_login_csrf(request, csrf_token)
+    found = read_link(state(request).key, code, now(request))
+    if found is None or not state(request).redeem(found.nonce, found.expires, now(request)):
+        raise Unauthenticated(LINK_REFUSED)
+    return _start_session(request, found.token_id, found.principal, "/")
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    session = current_session(request)
+    if session is not None and not same(csrf_token, session.csrf):
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page and send the form again")
+    answer = redirect(request, "/login", "Signed out." if session is not None else "")
+    clear_cookie(request, answer, SESSION_COOKIE)
+    return answer
