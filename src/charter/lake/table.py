@@ -34,7 +34,7 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from charter.errors import InvalidInput, NotFound
 from charter.lake.rowhash import row_hashes
-from charter.lake.schema import BATCH, DECISION_ID, ROW_HASH, SUBJECT_ID, TS
+from charter.lake.schema import BATCH, DECISION_FIELDS, DECISION_ID, OUTCOME_FIELDS, ROW_HASH, SUBJECT_ID, TS
 from charter.ledger.merkle import ordered_root
 
 Kind = Literal["decisions", "outcomes"]
@@ -169,15 +169,24 @@ class DecisionLake:
             return data, pa.table({DECISION_ID: pa.array([], pa.string()), ROW_HASH: pa.array([], pa.binary(32))})
 
     def _typed(self, model: str, kind: Kind, table: pa.Table) -> pa.Table:
-        """Columns with no type (every value None) take the table's type for them, or text."""
-        untyped = [i for i, f in enumerate(table.schema) if pa.types.is_null(f.type)]
+        """Columns with no type (every value None) take the table's type for them, or the lake's fixed one.
+
+        A column with no values and no known type is left out: guessing one (text, say) would let a
+        concurrent batch that carries values be merged into that guess, changing what its rows read
+        back as. Left out, it reads back as null, and null cells are not part of a row's hash anyway.
+        """
+        untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
         if not untyped:
             return table
         known = self.table(model, kind).schema().to_arrow() if self.exists(model, kind) else None
-        for i in untyped:
-            name = table.schema.field(i).name
-            kind_of = _arrow_type(known, name) or pa.string()
-            table = table.set_column(i, pa.field(name, kind_of), pa.nulls(table.num_rows, kind_of))
+        fixed = {f.name: f.type for f in (*DECISION_FIELDS, *OUTCOME_FIELDS)}
+        for name in untyped:
+            i = table.schema.get_field_index(name)
+            kind_of = _arrow_type(known, name) or fixed.get(name)
+            if kind_of is None:
+                table = table.remove_column(i)
+            else:
+                table = table.set_column(i, pa.field(name, kind_of), pa.nulls(table.num_rows, kind_of))
         return table
 
     def committed(self, model: str, kind: Kind, batch_id: str) -> int | None:

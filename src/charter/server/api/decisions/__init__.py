@@ -188,13 +188,13 @@ def _ingest(ingest: Ingest, context: Context, kind: str, media: str, body: bytes
     assert name is not None
     ref = ref or Reference(name)  # a bare model name: its latest registered version, as the SDK resolves it
     target = ingest.model(name)
-    facts = target.facts(context)
     try:
         if kind == "outcomes":
             batch = checked(json_outcomes(rows) if rows is not None else read_arrow(data), "outcomes")
             written, duplicates, version = target.write_outcomes(context, batch)
             return Ingested(model=name, received=batch.num_rows, written=written, duplicates=duplicates,
                             table_version=version)  # fmt: skip
+        facts = target.facts(context)
         registry = facts.registry
         features = registry.schemas.get(registry.version(ref) or 0, {})
         batch = normalise(json_decisions(rows, features) if rows is not None else read_arrow(data), ref, registry)
