@@ -222,22 +222,6 @@ def escalate_due(context: Context) -> list[Any]:
     return found_now
 
 
-def list_targets(context: Context) -> list[dict[str, Any]]:
-    with context.engine.connect() as connection:
-        return [
-            dict(r)
-            for r in connection.execute(select(notification_targets).order_by(notification_targets.c.name)).mappings()
-        ]
-
-
-def list_policies(context: Context) -> list[dict[str, Any]]:
-    with context.engine.connect() as connection:
-        return [
-            dict(r)
-            for r in connection.execute(select(escalation_policies).order_by(escalation_policies.c.name)).mappings()
-        ]
-
-
 def _resolved(name: str, config: Mapping[str, Any], *, check_env: bool) -> dict[str, Any]:
     """The target's configuration with each ``*_env`` replaced by the variable's value (a placeholder when checking)."""
     resolved = {k: v for k, v in config.items() if k not in SECRET_KEYS}

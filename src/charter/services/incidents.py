@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from charter.clock import format_timestamp, parse_timestamp
+from charter.clock import format_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
@@ -320,11 +320,3 @@ def _incident(connection: Connection, row: Mapping[str, Any]) -> Incident:
         ).scalar_one_or_none()
     fields = {k: row[k] for k in Incident.__dataclass_fields__ if k in row and k != "monitor"}
     return Incident(**fields, monitor=name)
-
-
-def due(incident: Incident, now: datetime) -> bool:
-    return (
-        incident.status == "triggered"
-        and incident.next_escalation_at is not None
-        and parse_timestamp(incident.next_escalation_at) <= now
-    )
