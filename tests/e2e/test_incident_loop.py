@@ -86,6 +86,21 @@ def test_drift_incident_rollback_postmortem(settings: Settings, tmp_path: Path, 
             assert cx.flush(timeout=60)
         assert verify_lake(context, "credit-risk").ok
 
+        # The training data came from memory (no file): input anomalies are scored with the model stored
+        # with its profile, over all its columns or the ones a monitor names.
+        for name, features in (("credit-risk-anomaly", []), ("credit-risk-anomaly-x0", ["x0", "x1"])):
+            define_monitor(context, monitor_from_spec(name, {
+                "model": "credit-risk", "target": "prod", "kind": "input_anomaly", "window": {"every": "1h"},
+                "features": features, "warn": 0.5,
+            }))  # fmt: skip
+        current[0] = START + timedelta(hours=1, minutes=5)
+        calm = [run_monitor(context, n) for n in ("credit-risk-anomaly", "credit-risk-anomaly-x0")]
+        current[0] = START + timedelta(hours=2, minutes=5)
+        shifted = [run_monitor(context, n) for n in ("credit-risk-anomaly", "credit-risk-anomaly-x0")]
+        for before, after in zip(calm, shifted, strict=True):
+            assert before.status == "ok" and before.rows == after.rows == 2400, before
+            assert before.value is not None and after.value is not None and after.value > before.value + 0.05
+
         current[0] = START + timedelta(hours=1, minutes=5)
         before = run_monitor(context, "credit-risk-drift")
         assert (before.status, before.rows, before.incident) == ("ok", 2400, None)

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,11 @@ def webhooks() -> Iterator[Receiver]:
     stop()
 
 
-@pytest.fixture(scope="module")
-def alertmanager(webhooks: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def running_alertmanager(config: str, home: Path) -> Iterator[str]:
+    """Debian's Alertmanager with ``config`` on a free 127.0.0.1 port, ready; yields its URL."""
     binary = require_alertmanager()
-    home = tmp_path_factory.mktemp("alertmanager")
-    (home / "alertmanager.yml").write_text(CONFIG.format(url=webhooks.url))
+    (home / "alertmanager.yml").write_text(config)
     url = f"http://127.0.0.1:{free_port()}"
     log = (home / "alertmanager.log").open("wb")
     process = subprocess.Popen(
@@ -102,6 +103,12 @@ def alertmanager(webhooks: Receiver, tmp_path_factory: pytest.TempPathFactory) -
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def alertmanager(webhooks: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_alertmanager(CONFIG.format(url=webhooks.url), tmp_path_factory.mktemp("alertmanager")) as url:
+        yield url
 
 
 def alerts_for(url: str, incident: str) -> list[dict[str, Any]]:

@@ -537,3 +537,26 @@ def test_the_json_round_trip_gives_identical_scores(reference: dict[str, list[fl
     again = AnomalyModel.from_dict(json.loads(json.dumps(model.to_dict(), allow_nan=False)))
     assert again == model
     np.testing.assert_array_equal(again.score(reference).mahalanobis, model.score(reference).mahalanobis)
+
+
+@pytest.mark.parametrize("columns", [["income"], ["ratio", "age"], ["age", "income", "ratio"]])
+def test_a_selected_model_scores_as_one_fitted_on_those_columns(columns: list[str]) -> None:
+    reference = _normal(11, 400)
+    current = _normal(12, 50, rho=-0.3)
+    current["income"][:5] *= 3
+    selected = AnomalyModel.fit(reference).select(columns)
+    direct = AnomalyModel.fit({c: reference[c] for c in columns})
+    assert selected.columns == direct.columns and selected.mahalanobis_columns == direct.mahalanobis_columns
+    for name in ("minimum", "maximum", "median", "scale", "mean"):
+        assert getattr(selected, name) == pytest.approx(getattr(direct, name), rel=1e-12), name
+    mine, theirs = selected.score(current), direct.score(current)
+    np.testing.assert_allclose(mine.mahalanobis, theirs.mahalanobis, rtol=1e-9)
+    np.testing.assert_array_equal(mine.anomalous, theirs.anomalous)
+
+
+def test_selecting_an_unknown_column_names_it() -> None:
+    model = AnomalyModel.fit(_normal(1, 100))
+    with pytest.raises(InvalidInput, match=r"^anomaly model: it has no column\(s\) 'debt'$"):
+        model.select(["age", "debt"])
+    with pytest.raises(InvalidInput, match=r"select at least one column"):
+        model.select([])

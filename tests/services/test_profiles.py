@@ -49,3 +49,31 @@ def test_columns_are_profiled_or_skipped_with_a_reason() -> None:
 def test_an_empty_table_has_no_profile() -> None:
     assert dataset_profile(pa.table({"x": pa.array([], type=pa.float64())}), [None]) is None
     assert profiled(None) is None and profile_outline(None) is None
+
+
+def test_the_anomaly_model_is_stored_with_the_profile_and_leaves_out_personal_data() -> None:
+    from charter.metrics.anomaly import AnomalyModel
+    from charter.services.profiles import stored_anomaly_model
+
+    rng = np.random.default_rng(3)
+    table = pa.table({"age": rng.normal(40, 9, 300), "income": rng.normal(5e4, 8e3, 300),
+                      "phone": rng.integers(10**9, 10**10, 300), "band": ["a", "b", "c"] * 100})  # fmt: skip
+    stored = dataset_profile(table, [None, None, "phone", None])
+    assert AnomalyModel.from_dict(stored["anomaly_model"]) == AnomalyModel.fit(table.select(["age", "income"]))
+    assert stored_anomaly_model(stored).columns == ("age", "income")
+    assert stored_anomaly_model(stored, ["income"]).columns == ("income",)
+    assert stored_anomaly_model(stored, ["income", "phone"]) is None  # not covered: the caller fits one
+    assert profiled(stored) is not None  # the profile still reads
+
+
+def test_an_anomaly_model_that_cannot_be_fitted_is_left_out_with_the_reason() -> None:
+    from charter.services.profiles import MAX_ANOMALY_COLUMNS
+
+    wide = pa.table({f"x{i}": np.arange(5.0) * (i + 1) for i in range(MAX_ANOMALY_COLUMNS + 1)})
+    assert dataset_profile(wide, [None] * wide.num_columns)["anomaly_skipped"] == (
+        f"{MAX_ANOMALY_COLUMNS + 1} numeric columns (more than {MAX_ANOMALY_COLUMNS})"
+    )
+    few = pa.table({"a": [1.0, 2.0], "b": [3.0, 1.0]})
+    assert "needs at least 3 complete rows" in dataset_profile(few, [None, None])["anomaly_skipped"]
+    text = pa.table({"band": ["a", "b"]})
+    assert dataset_profile(text, [None])["anomaly_skipped"] == "no numeric column"

@@ -278,6 +278,29 @@ class AnomalyModel:
             ridge=float(ridge),
         )
 
+    def select(self, columns: Sequence[str]) -> AnomalyModel:
+        """The model of ``columns`` alone: what :meth:`fit` on those columns of the complete rows gives (the
+        per-column statistics are the same; the covariance is its sub-matrix), without the rows."""
+        unknown = [c for c in columns if c not in self.columns]
+        if unknown or not columns:
+            raise InvalidInput(f"anomaly model: it has no column(s) {_names(unknown)}" if unknown else
+                               "anomaly model: select at least one column")  # fmt: skip
+        at = [self.columns.index(c) for c in columns]
+        kept = [c for c in columns if c in self.mahalanobis_columns]
+        inner = [self.mahalanobis_columns.index(c) for c in kept]
+        size = len(self.mahalanobis_columns)
+        covariance = np.array(self.covariance, dtype=float).reshape(size, size)[np.ix_(inner, inner)]
+        return AnomalyModel(
+            columns=tuple(columns), rows=self.rows,
+            minimum=tuple(self.minimum[i] for i in at), maximum=tuple(self.maximum[i] for i in at),
+            median=tuple(self.median[i] for i in at), scale=tuple(self.scale[i] for i in at),
+            scale_method=tuple(self.scale_method[i] for i in at), complete_rows=self.complete_rows,
+            mahalanobis_columns=tuple(kept), mean=tuple(self.mean[i] for i in inner),
+            covariance=tuple(tuple(row) for row in covariance.tolist()),
+            inverse_covariance=tuple(tuple(row) for row in _inverse(covariance).tolist()) if kept else (),
+            ridge=self.ridge,
+        )  # fmt: skip
+
     def score(self, current: Table, *, z_threshold: float = Z_THRESHOLD, quantile: float = QUANTILE) -> AnomalyScores:
         if isinstance(z_threshold, bool) or not isinstance(z_threshold, int | float) or not z_threshold > 0:
             raise InvalidInput(f"z_threshold must be a number above 0, got {z_threshold!r}")

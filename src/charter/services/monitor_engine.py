@@ -82,19 +82,34 @@ _ANOMALY_MODELS: dict[str, Any] = {}
 
 
 def _anomaly_model(context: Context, monitor: Monitor, version: Any) -> Any:
-    """The anomaly model fitted on the training rows (read once per process per dataset version's content)."""
+    """The anomaly model of the training data: the one stored with its profile when it scores the monitor's
+    features, else fitted on the training rows (read once per process per dataset version's content)."""
     from charter.errors import InvalidInput
     from charter.metrics.anomaly import AnomalyModel
-    from charter.services.evaluation import verify_data
+    from charter.services.evaluation import local_path, verify_data
+    from charter.services.profiles import stored_anomaly_model
     from charter.services.tabular import read_table
 
     for data in _training(context, monitor, version):
-        if data.sha256 not in _ANOMALY_MODELS:
+        numeric = [c["name"] for c in data.schema if c["type"] in ("integer", "number")]
+        columns = [c for c in (monitor.features or numeric) if c in numeric]
+        # Without declared features the stored model is the default: it leaves out personal data.
+        stored = stored_anomaly_model(data.profile, columns if monitor.features else None)
+        if stored is not None:
+            return stored
+        key = f"{data.sha256}:{','.join(sorted(columns))}"
+        if key not in _ANOMALY_MODELS:
+            path = local_path(data.uri)
+            if path is None or not path.exists():
+                reason = (data.profile or {}).get("anomaly_skipped") or "it scores other columns"
+                raise InvalidInput(
+                    f"monitor {monitor.name}: {data.ref} has no stored anomaly model for "
+                    f"{', '.join(columns) or 'its features'} ({reason}) and its rows are not a file on this "
+                    "machine to fit one on; register the training data from a file, or watch its numeric columns"
+                )
             table = read_table(verify_data(context, data), None)
-            numeric = [c["name"] for c in data.schema if c["type"] in ("integer", "number")]
-            columns = [c for c in (monitor.features or numeric) if c in numeric]
-            _ANOMALY_MODELS[data.sha256] = AnomalyModel.fit(table.select(columns))
-        return _ANOMALY_MODELS[data.sha256]
+            _ANOMALY_MODELS[key] = AnomalyModel.fit(table.select(columns))
+        return _ANOMALY_MODELS[key]
     raise InvalidInput(
         f"monitor {monitor.name}: {version.ref} has no training dataset to fit the anomaly model on; link one with "
         f"`charter lineage add DATASET@V --to-model {version.ref} --role training`"

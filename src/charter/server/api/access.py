@@ -101,6 +101,8 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     "POST /incidents/{ref}/rollback": OPERATE,
     "POST /incidents/{ref}/retrain": OPERATE,
     "POST /incidents/{ref}/suppress": OPERATE,
+    # inbound alerts: Alertmanager's webhook receiver posts with a service token
+    "POST /alerts/alertmanager": OPERATE,
     # ledger
     "GET /ledger": READ,
     "POST /ledger/verify": READ,

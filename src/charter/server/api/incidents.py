@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Body as Payload
 from pydantic import BaseModel, Field
 
 from charter.server.api.access import roles
@@ -186,3 +187,24 @@ def suppress(
         context_for(request, who), ref, duration=timedelta(seconds=body.seconds), justification=body.justification
     )
     return RemediationOut.model_validate(found.to_dict())
+
+
+@router.post(
+    "/alerts/alertmanager", response_model=Items[IncidentOut], responses=ERRORS,
+    summary="Receive an Alertmanager webhook",
+)  # fmt: skip
+def alertmanager_webhook(
+    request: Request,
+    who: Annotated[Caller, roles("POST /alerts/alertmanager")],
+    payload: Annotated[
+        dict[str, Any],
+        Payload(description="Alertmanager's webhook notification (payload version 4), as Alertmanager posts it."),
+    ],
+    escalation: Annotated[
+        str | None, Query(pattern=NAME, description="The escalation policy for incidents this opens.")
+    ] = None,
+) -> Any:
+    """Prometheus alerts about the serving stack: firing alerts open or join an incident (one per label set),
+    resolved alerts resolve it. Point an Alertmanager ``webhook_configs`` receiver here with a bearer token."""
+    found = incidents.from_alertmanager(context_for(request, who), payload, escalation=escalation)
+    return Items[IncidentOut](items=[_incident(i) for i in found])
