@@ -104,7 +104,7 @@ def test_resolved_follows_the_status_or_the_event() -> None:
     (alert,) = alertmanager_alerts(notification(event="incident.resolved", status="resolved"))
     assert alert["endsAt"] == alert["startsAt"] == "2026-03-01T11:58:30.000000Z"
     (alert,) = alertmanager_alerts(notification())
-    assert "endsAt" not in alert
+    assert alert["endsAt"] == "2026-03-08T11:58:30.000000Z"  # ALERT_TTL (7 days) on: not resolve_timeout
 
 
 # targets --------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from charter.clock import format_timestamp
 from charter.integrations.notify.model import Notification, Target
@@ -79,12 +80,22 @@ class SlackNotifier:
 # --- Alertmanager ------------------------------------------------------------------------------
 
 
+#: How long a firing incident stays active in Alertmanager without another post from Charter.
+ALERT_TTL = timedelta(days=7)
+
+
 def alertmanager_alerts(notification: Notification) -> list[dict[str, object]]:
     """The body of ``POST /api/v2/alerts``: one alert whose labels identify the incident.
 
     The labels are the alert's identity in Alertmanager, so they hold only what is stable for the
     incident; what changes (status, event, escalation level) goes into annotations. A resolved
     incident carries ``endsAt`` = the time it was resolved, which is how Alertmanager resolves it.
+
+    A firing alert carries ``endsAt`` = :data:`ALERT_TTL` after the event. Without one,
+    Alertmanager would end it after its ``resolve_timeout`` (5 minutes by default), as it expects
+    Prometheus's re-sends; Charter posts on every change of the incident instead (trigger,
+    acknowledgement, escalation, resolution), so an incident open for hours stays active there
+    until Charter resolves it, and one whose resolution never arrives ends after the TTL.
     """
     n = notification
     labels = {_LABEL_NAME.sub("_", key): value for key, value in n.labels.items() if key}
@@ -108,8 +119,7 @@ def alertmanager_alerts(notification: Notification) -> list[dict[str, object]]:
     }
     if n.url:
         alert["generatorURL"] = n.url
-    if n.resolved:
-        alert["endsAt"] = format_timestamp(n.occurred_at)
+    alert["endsAt"] = format_timestamp(n.occurred_at if n.resolved else n.occurred_at + ALERT_TTL)
     return [alert]
 
 
