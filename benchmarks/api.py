@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/api.py [--quick] [--rate 200] [--seconds 60]
 
 A temporary home is seeded with 100 models (3 versions each, ``prod`` on the latest) and 40
-incidents (half resolved), and a viewer's token. The server runs ``create_app`` under uvicorn in
+incidents (half resolved), and a viewer's token. The server is ``charter serve [--workers N]`` in
 its own process on 127.0.0.1; this process sends an open-loop load: request ``i`` is due at
 ``start + i / rate`` whatever happened to the ones before (so a slow answer cannot slow the load
 down and hide itself), spread over 32 kept-alive connections, cycling through
@@ -61,24 +61,16 @@ def seed(home: Path) -> str:
     return secret
 
 
-def serve(home: str, port: int, workers: int) -> None:
-    """The server: ``create_app`` under uvicorn, in ``workers`` processes sharing the port (as behind a balancer)."""
-    import os
-
-    import uvicorn
-
-    os.environ["CHARTER_HOME"] = home
-    uvicorn.run("charter.server.app:create_app", factory=True, host="127.0.0.1", port=port, workers=workers,
-                log_level="warning", access_log=False)  # fmt: skip
-
-
 def start_server(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(home), str(port), str(workers)])
+    # The server as users run it: `charter serve`, with its --workers.
+    command = [sys.executable, "-m", "charter", "--home", str(home), "serve", "--port", str(port), "--workers",
+               str(workers)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -156,12 +148,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 s instead of 60 s")
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=None, help="how long (default 60, or 10 with --quick)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (charter serve runs 1)")
-    parser.add_argument("--serve", nargs=3, metavar=("HOME", "PORT", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help="charter serve --workers (default 1)")
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]), int(args.serve[2]))
-        return
     seconds = args.seconds or (10.0 if args.quick else 60.0)
     with tempfile.TemporaryDirectory(prefix="charter-api-") as folder:
         print("seeding 100 models x 3 versions and 40 incidents ...", flush=True)

@@ -9,8 +9,9 @@ import pytest
 
 from charter.errors import Conflict, Forbidden, InvalidInput
 from charter.ledger.chain import EntryFilter, list_entries
+from charter.server.security import TOKEN_CACHE_SECONDS, TokenCache
 from charter.services.context import open_context
-from charter.services.tokens import create_token, list_tokens, revoke_token
+from charter.services.tokens import Caller, create_token, list_tokens, revoke_token
 from tests.server.conftest import auth
 
 
@@ -43,13 +44,49 @@ def test_revoked_and_expired_tokens_stop_working(server: dict[str, Any]) -> None
         assert client.get("/api/v1/whoami", headers=auth(secret)).json()["roles"] == ["developer"]
         clock.advance(timedelta(hours=2))
         assert client.get("/api/v1/whoami", headers=auth(secret)).status_code == 401
+        viewer = auth(server["tokens"]["viewer"])
+        assert client.get("/api/v1/whoami", headers=viewer).status_code == 200
         token = next(t for t in list_tokens(context) if t.principal == "svc:viewer")
-        revoke_token(context, token.id)
-        assert client.get("/api/v1/whoami", headers=auth(server["tokens"]["viewer"])).status_code == 401
+        revoke_token(context, token.id)  # elsewhere (the CLI): this server sees it once its cache lets go
+        assert client.get("/api/v1/whoami", headers=viewer).status_code == 200
+        clock.advance(timedelta(seconds=TOKEN_CACHE_SECONDS))
+        assert client.get("/api/v1/whoami", headers=viewer).status_code == 401
         with pytest.raises(Conflict, match=r"was already revoked"):
             revoke_token(context, token.id)
         entries = list_entries(context.engine, EntryFilter(action="token.created"))
         assert all("secret" not in str(e.data) and "ctk_" not in str(e.data) for e in entries)
+
+
+def test_a_revocation_or_grant_through_the_api_takes_effect_at_once(server: dict[str, Any]) -> None:
+    client, admin = server["client"], auth(server["tokens"]["admin"])
+    developer = auth(server["tokens"]["developer"])
+    assert client.get("/api/v1/whoami", headers=developer).json()["roles"] == ["developer"]
+    created = client.post("/api/v1/tokens", headers=admin, json={"principal": "svc:developer", "roles": ["approver"]})
+    assert created.status_code == 201
+    assert sorted(client.get("/api/v1/whoami", headers=developer).json()["roles"]) == ["approver", "developer"]
+    token_id = next(t["id"] for t in client.get("/api/v1/tokens", headers=admin).json()["items"]
+                    if t["name"] == "developer")  # fmt: skip
+    assert client.post(f"/api/v1/tokens/{token_id}/revoke", headers=admin).status_code == 200
+    assert client.get("/api/v1/whoami", headers=developer).status_code == 401
+
+
+def test_the_token_cache_forgets_by_time_and_size() -> None:
+    from datetime import UTC, datetime
+
+    cache = TokenCache(seconds=2, size=2)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    soon = Caller("svc:a", ("viewer",), "t1", expires_at="2026-01-01T00:00:01.000000Z")
+    cache.put("a", soon, now)
+    cache.put("b", Caller("svc:b", ("viewer",), "t2"), now)
+    assert cache.get("a", now) == soon
+    assert cache.get("a", now + timedelta(seconds=1)) is None  # the token expired before the cache's 2 s
+    assert cache.get("b", now + timedelta(seconds=1.9)) is not None
+    assert cache.get("b", now + timedelta(seconds=2)) is None
+    for key in ("c", "d", "e"):
+        cache.put(key, Caller(f"svc:{key}", (), key), now)
+    assert [cache.get(k, now) is not None for k in ("c", "d", "e")] == [False, True, True]
+    cache.clear()
+    assert cache.get("e", now) is None
 
 
 def test_only_admins_create_tokens(server: dict[str, Any]) -> None:

@@ -74,9 +74,19 @@ def revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The
 def serve_command(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="The port.")] = 8465,
+    port: Annotated[int, typer.Option(help="The port.", min=1, max=65535)] = 8465,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes sharing the port (one per core is a good start; they share the store).",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Run the server: REST API at /api/v1 (OpenAPI at /api/openapi.json), the dashboard and /metrics."""
+    import os
+
     import uvicorn
 
     from charter.cli.state import settings
@@ -85,5 +95,15 @@ def serve_command(
 
     found = settings(ctx)
     require_home(found)
-    stdout().print(f"Charter on http://{host}:{port} (API /api/v1, docs /api/docs); Ctrl-C stops it", markup=False)
-    uvicorn.run(create_app(found), host=host, port=port, log_level="warning")
+    processes = f", {workers} processes" if workers > 1 else ""
+    stdout().print(
+        f"Charter on http://{host}:{port} (API /api/v1, docs /api/docs{processes}); Ctrl-C stops it", markup=False
+    )
+    if workers == 1:
+        uvicorn.run(create_app(found), host=host, port=port, log_level="warning")
+        return
+    # Worker processes build their own app from the environment: hand them this run's home and store.
+    os.environ["CHARTER_HOME"] = str(found.home)
+    os.environ["CHARTER_DATABASE_URL"] = found.database_url
+    uvicorn.run("charter.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")  # fmt: skip

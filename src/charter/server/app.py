@@ -24,7 +24,7 @@ from charter.version import version
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     from charter.server.api import router as api_router
     from charter.server.errors import install_error_handlers
-    from charter.server.security import AuthFailures
+    from charter.server.security import AuthFailures, TokenCache
 
     settings = settings or load_settings()
     context = open_context(settings, clock=clock or SystemClock())
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.context = context
     app.state.auth_failures = AuthFailures()
+    app.state.token_cache = TokenCache()
     install_error_handlers(app)
     app.include_router(api_router)
     for extra in _optional_routers():

@@ -51,6 +51,7 @@ class Caller:
     principal: str
     roles: tuple[str, ...]
     token_id: str
+    expires_at: str | None = None  # the token's expiry, when it has one
 
 
 def hash_secret(secret: str) -> str:
@@ -124,7 +125,7 @@ def authenticate(connection: Connection, secret: str, now: datetime) -> Caller |
     if row["expires_at"] is not None and parse_timestamp(row["expires_at"]) <= now:
         return None
     principal = str(row["principal"])
-    return Caller(principal, roles_of(connection, principal), str(row["id"]))
+    return Caller(principal, roles_of(connection, principal), str(row["id"]), row["expires_at"])
 
 
 def _token(row: dict[str, Any]) -> Token:

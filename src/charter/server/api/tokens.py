@@ -60,6 +60,7 @@ def create_token(request: Request, who: Annotated[Caller, roles("POST /tokens")]
     found, secret = tokens.create_token(
         context_for(request, who), body.principal, roles=tuple(body.roles), name=body.name, expires=body.expires_at
     )
+    request.app.state.token_cache.clear()  # the roles it granted hold for the principal's other tokens at once
     return CreatedTokenOut(token=TokenOut.model_validate(found.to_dict()), secret=secret)
 
 
@@ -68,4 +69,6 @@ def revoke_token(
     request: Request, who: Annotated[Caller, roles("POST /tokens/{token_id}/revoke")], token_id: IdPath
 ) -> Any:
     """The token stops working at once."""
-    return TokenOut.model_validate(tokens.revoke_token(context_for(request, who), token_id).to_dict())
+    found = tokens.revoke_token(context_for(request, who), token_id)
+    request.app.state.token_cache.clear()
+    return TokenOut.model_validate(found.to_dict())
