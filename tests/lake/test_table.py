@@ -172,3 +172,48 @@ def test_a_concurrent_batch_with_values_is_not_merged_into_a_guessed_type(lake: 
         table.column("_row_hash")[1].as_py()
     )
     assert commit.written
+
+
+def test_writers_with_open_tables_catch_up_with_each_other(lake: DecisionLake) -> None:
+    """Two lake objects (as two processes) keep their tables open between writes: each write first reads
+    the other's commits, so versions follow on, schemas merge and a batch the other wrote is not written."""
+    other = DecisionLake(lake.root)
+    first = lake.append("m", "decisions", decisions(5, hour=0), batch_id="a")
+    second = other.append("m", "decisions", decisions(5, hour=1, extra=True), batch_id="b")
+    third = lake.append("m", "decisions", decisions(5, hour=2), batch_id="c")
+    assert [first.version, second.version, third.version] == [0, 1, 2]
+    assert not other.append("m", "decisions", decisions(5, hour=2), batch_id="c").written
+    assert not lake.append("m", "decisions", decisions(5, hour=1), batch_id="b").written
+    stored = lake.read_table("m")
+    assert stored.num_rows == 15 and stored.column("tenure").null_count == 10
+
+
+def test_threads_sharing_a_lake_write_every_batch_once(lake: DecisionLake) -> None:
+    import threading
+
+    batches = [decisions(20, hour=h) for h in range(8)]
+    commits = []
+
+    def write(h: int) -> None:
+        commits.append(lake.append("m", "decisions", batches[h], batch_id=f"t{h}"))
+
+    threads = [threading.Thread(target=write, args=(h,)) for h in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(c.version for c in commits) == list(range(8))
+    assert lake.read_table("m").num_rows == 160
+
+
+def test_a_table_removed_and_made_again_under_an_open_writer_is_written_correctly(lake: DecisionLake) -> None:
+    import shutil
+
+    for h in range(3):
+        lake.append("m", "decisions", decisions(5, hour=h), batch_id=f"old{h}")
+    shutil.rmtree(Path(lake.root) / "m")
+    DecisionLake(lake.root).append("m", "decisions", decisions(4, hour=9), batch_id="new0")
+    commit = lake.append("m", "decisions", decisions(6, hour=10), batch_id="new1")
+    assert commit.written and commit.version == 1
+    assert lake.read_table("m").num_rows == 10
+    assert DeltaTable(lake.uri("m")).version() == 1

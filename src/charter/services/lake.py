@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +37,27 @@ ERASED = "lake.erased"
 COMPACTED = "lake.compacted"
 
 
+#: How many lakes (by location) keep their open tables in this process.
+OPEN_LAKES = 8
+_LAKES: OrderedDict[str, DecisionLake] = OrderedDict()
+_LAKES_LOCK = threading.Lock()
+
+
 def lake_of(context: Context) -> DecisionLake:
-    """The decision lake: ``CHARTER_LAKE_URI``, or the home's ``lake`` folder."""
-    return DecisionLake(context.settings.lake)
+    """The decision lake: ``CHARTER_LAKE_URI``, or the home's ``lake`` folder.
+
+    One object per location in a process, so its writes reuse their open Delta tables (each
+    write then reads only the commits made since the last one, not the whole log).
+    """
+    where = context.settings.lake
+    with _LAKES_LOCK:
+        found = _LAKES.get(where)
+        if found is None:
+            found = _LAKES[where] = DecisionLake(where)
+            while len(_LAKES) > OPEN_LAKES:
+                _LAKES.popitem(last=False)
+        _LAKES.move_to_end(where)
+        return found
 
 
 def lake_overview(context: Context) -> list[dict[str, Any]]:
