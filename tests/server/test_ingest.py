@@ -96,6 +96,36 @@ def test_a_retried_batch_is_not_written_twice(ingest: dict[str, Any]) -> None:
     assert lake_table(ingest).num_rows == 6
 
 
+def test_rows_whose_anchoring_failed_are_anchored_before_a_retry_answers_and_never_written_twice(
+    ingest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails between the lake commit and its anchor: the client is told to retry (503). The retry
+    arrives grouped with other rows (another batch id): the committed rows are recognised by decision id,
+    the first commit is anchored before the retry is answered, and the lake verifies."""
+    from charter.errors import StoreUnreachable
+    from charter.server.api.decisions import commit as module
+
+    real, calls = module.anchor_commit, []
+
+    def flaky(context: Any, done: Any, **options: Any) -> None:
+        calls.append((done.batch_id, options.get("check", False)))
+        if len(calls) == 1:
+            raise StoreUnreachable("the database went away")
+        real(context, done, **options)
+
+    monkeypatch.setattr(module, "anchor_commit", flaky)
+    sent = rows(4)
+    failed = post(ingest, {"reference": "credit-risk@1", "decisions": sent})
+    assert failed.status_code == 503 and failed.json()["code"] == "store.unreachable"
+    retry = post(ingest, {"reference": "credit-risk@1", "decisions": rows(3) + sent})
+    assert retry.status_code == 200, retry.text
+    assert (retry.json()["written"], retry.json()["duplicates"]) == (3, 4)
+    assert [check for _, check in calls] == [False, True, False]  # the failed anchor again, then the new one
+    assert calls[0][0] == calls[1][0] != calls[2][0]
+    table = lake_table(ingest)  # verify_lake: every commit is anchored
+    assert table.num_rows == 7 and len(set(table.column("decision_id").to_pylist())) == 7
+
+
 def test_an_sdk_batch_arrives_as_gzipped_arrow(ingest: dict[str, Any], tmp_path: Path) -> None:
     sink = MemorySink()
     logger = DecisionLogger(sink, model="credit-risk", version=1, registered=True, features=["age", "income", "x"],

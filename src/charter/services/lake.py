@@ -85,10 +85,25 @@ def _subject(model: str) -> str:
 
 def write_batch(context: Context, model: str, kind: Kind, batch: pa.RecordBatch | pa.Table, *, batch_id: str) -> Commit:
     """Commit one batch and anchor it on the ledger; a retried batch is anchored once."""
+    commit = append_batch(context, model, kind, batch, batch_id=batch_id)
+    anchor_commit(context, commit)
+    return commit
+
+
+def append_batch(
+    context: Context, model: str, kind: Kind, batch: pa.RecordBatch | pa.Table, *, batch_id: str
+) -> Commit:
+    """The lake half of :func:`write_batch`: the commit, not yet anchored (:func:`anchor_commit` must follow)."""
     check_name(model, "model", "credit-risk")
-    commit = lake_of(context).append(model, kind, batch, batch_id=batch_id)
-    if not commit.written and _anchored(context, model, batch_id):
-        return commit
+    return lake_of(context).append(model, kind, batch, batch_id=batch_id)
+
+
+def anchor_commit(context: Context, commit: Commit, *, check: bool = False) -> None:
+    """Anchor a lake commit on the ledger, unless it is anchored already: a commit found in the lake (a
+    retry), or any commit when ``check`` is set (one whose anchoring failed before is anchored again)."""
+    model, batch_id = commit.model, commit.batch_id
+    if (check or not commit.written) and _anchored(context, model, batch_id):
+        return
     append(
         context.engine,
         actor=context.actor,
@@ -96,7 +111,7 @@ def write_batch(context: Context, model: str, kind: Kind, batch: pa.RecordBatch 
         action=COMMITTED,
         subject=_subject(model),
         payload={
-            "kind": kind,
+            "kind": commit.kind,
             "batch": commit.batch_id,
             "rows": commit.rows,
             "table_version": commit.version,
@@ -106,7 +121,6 @@ def write_batch(context: Context, model: str, kind: Kind, batch: pa.RecordBatch 
             "last_decision": commit.last_decision,
         },
     )
-    return commit
 
 
 def _anchored(context: Context, model: str, batch_id: str) -> bool:

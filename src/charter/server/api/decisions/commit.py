@@ -37,10 +37,11 @@ from sqlalchemy import select
 from charter.errors import InvalidInput, NotFound
 from charter.lake.privacy import MaskingPolicy
 from charter.lake.schema import DECISION_ID
+from charter.lake.table import Commit
 from charter.server.api.decisions.payload import Registry, invalid
 from charter.services.context import Context
 from charter.services.decisions import batch_id_of, model_policy
-from charter.services.lake import COMMITTED, lake_of, write_batch
+from charter.services.lake import COMMITTED, anchor_commit, append_batch, lake_of, write_batch
 from charter.services.pseudonym_keys import ensure_keys
 from charter.services.registry import list_versions
 from charter.store.schema import ledger_entries
@@ -94,6 +95,7 @@ class ModelIngest:
         self._horizon = ""  # ids up to this one may be in commits the index dropped
         self._ids: OrderedDict[str, pa.Array] = OrderedDict()  # recent commits' decision ids
         self._cached = 0
+        self._unanchored: list[tuple[Context, Commit]] = []  # in the lake, not yet on the ledger
 
     def facts(self, context: Context) -> Facts:
         """The model's versions, aliases and masking policy, re-read every :data:`FACTS_SECONDS`."""
@@ -169,13 +171,20 @@ class ModelIngest:
         return (rows, 0, done.version) if done.written else (0, rows, done.version)
 
     def _write(self, family: list[Item]) -> None:
-        """One commit for the family's fresh rows; if the lake refuses it, each batch alone (a bad one fails alone)."""
+        """One commit for the family's fresh rows; if the lake refuses it, each batch alone (a bad one fails alone).
+
+        A commit whose anchoring failed (the store went away between the two) stays in the index, so
+        its rows are not written again whatever group a retry lands in, and is anchored before any
+        later write of this model answers: a batch is acknowledged only once its rows are anchored.
+        """
+        self._anchor_pending()
         batches = [item.fresh for item in family if item.fresh is not None and item.fresh.num_rows]
         if not batches:
             return
         table = pa.Table.from_batches(batches).combine_chunks()  # one chunk a column: row hashing is a third faster
+        context = family[0].context
         try:
-            done = write_batch(family[0].context, self.name, "decisions", table, batch_id=batch_id_of(table))
+            done = append_batch(context, self.name, "decisions", table, batch_id=batch_id_of(table))
         except InvalidInput as exc:
             if len(family) == 1:
                 family[0].error = invalid(str(exc))
@@ -185,6 +194,11 @@ class ModelIngest:
             return
         self._remember(done.batch_id, table.column(DECISION_ID).combine_chunks(), done.first_decision,
                        done.last_decision)  # fmt: skip
+        try:
+            anchor_commit(context, done)
+        except Exception:
+            self._unanchored.append((context, done))
+            raise
         for item in family:
             rows = item.fresh.num_rows if item.fresh is not None else 0
             item.version = done.version
@@ -192,6 +206,13 @@ class ModelIngest:
                 item.written += rows
             else:  # the lake had this very content already (a retry after a crash between commit and answer)
                 item.duplicates += rows
+
+    def _anchor_pending(self) -> None:
+        """Anchor the commits whose anchoring failed, as the principals whose rows they hold (oldest first)."""
+        while self._unanchored:
+            context, commit = self._unanchored[0]
+            anchor_commit(context, commit, check=True)
+            self._unanchored.pop(0)
 
     # ---- the index of committed decision ids -------------------------------------------------------
 
