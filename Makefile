@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
+# The demo trains scikit-learn models on pandas frames: the demo extra.
+$(VENV)/.installed-demo: pyproject.toml $(NATIVE) | $(BIN)/python
+	bash scripts/build-deps.sh
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[demo]'
+	touch $@
+
 ## test: lint, type check and the whole suite (SQLite and PostgreSQL)
 test: $(VENV)/.installed-test lint typecheck
 	bash scripts/test-services.sh
@@ -53,15 +59,13 @@ bench: $(VENV)/.installed-test $(EVIDENTLY)
 	$(BIN)/python benchmarks/decision_logging.py
 	$(BIN)/python benchmarks/gate.py
 	$(BIN)/python benchmarks/monitor.py
+	$(BIN)/python benchmarks/explain.py
 
-## demo: the governance-loop demo arrives with issue #10; until then, a home and its ledger
-demo: $(VENV)/.installed
-	@echo "The full governance-loop demo is not built yet (issue #10)."
-	@echo "For now: a Charter home in ./.charter-demo, a signed checkpoint and a verified ledger."
-	$(BIN)/charter --home .charter-demo init
-	$(BIN)/charter --home .charter-demo audit checkpoint
-	$(BIN)/charter --home .charter-demo audit log
-	$(BIN)/charter --home .charter-demo audit verify
+## demo: the whole governance loop in a fresh ./.charter-demo, then the dashboard on 127.0.0.1:8465
+## (arguments for `charter demo` from CHARTER_DEMO_ARGS, e.g. CHARTER_DEMO_ARGS=--no-serve; docs/demo.md)
+CHARTER_DEMO_ARGS ?=
+demo: $(VENV)/.installed-demo
+	$(BIN)/charter demo --fresh $(CHARTER_DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis .charter-demo

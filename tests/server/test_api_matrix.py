@@ -91,6 +91,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "POST /incidents/{ref}/suppress": {"json": {"seconds": 60, "justification": "matrix"}},
     "POST /tokens": {"json": {"principal": "svc:matrix"}},
     "GET /decisions:resolve": {"params": {"reference": "matrix-model@1"}},
+    "GET /decisions/{decision_id}/explanation": {"path": {"decision_id": ANY_ID}},
 }
 for _key in ("GET /incidents/{ref}", "POST /incidents/{ref}/ack", "POST /incidents/{ref}/mitigate",
              *(k for k in REQUESTS if k.startswith("POST /incidents/"))):  # fmt: skip

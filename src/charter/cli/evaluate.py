@@ -31,9 +31,12 @@ def evaluate_command(
         str | None, typer.Option(help="Predict by running this command instead of loading the artifact.")
     ] = None,
     endpoint: Annotated[str | None, typer.Option(help="Predict by calling this HTTP endpoint instead.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain/--no-explain", help="Compute the version's SHAP feature importance.")
+    ] = True,
     json_output: JsonOption = False,
 ) -> None:
-    """Evaluate a model version on a dataset version: integrity check, metrics, fairness, slices, suites."""
+    """Evaluate a model version on a dataset version: integrity check, metrics, fairness, slices, suites, SHAP."""
     from charter.errors import InvalidInput
     from charter.services.evaluation import Runner, evaluate
 
@@ -45,6 +48,7 @@ def evaluate_command(
         result = evaluate(
             context, reference, dataset=dataset, label=label, slices=tuple(slice_ or ()), suites=tuple(suite or ()),
             runner=runner, positive=positive, progress=None if json_output else (lambda what: err.print(f"  {what}")),
+            explain=explain,
         )  # fmt: skip
     if json_output:
         print_json(result.to_dict())
@@ -92,5 +96,13 @@ def render(result: Evaluation) -> None:
         for case in suite.get("cases", []):
             if not case.get("passed"):
                 out.print(f"    failed {case.get('name')}: {case.get('message')}", markup=False)
+    explained = result.explanations
+    if explained:
+        drivers = ", ".join(f"{f} {explained['shares'].get(f, 0):.0%}" for f in explained["top_features"][:5])
+        how = f"{explained['method']} {explained['algorithm']}, {explained['rows']} rows"
+        out.print(f"  explained ({how}): {drivers}", markup=False)
+        if explained.get("protected_share") is not None:
+            sensitive = ", ".join(explained.get("protected_features", [])) or "none among the features"
+            out.print(f"  protected share {explained['protected_share']:.1%} ({sensitive})", markup=False)
     for note in result.notes:
         out.print(f"  note: {note}", markup=False)

@@ -17,6 +17,8 @@ from charter.cli import (
     audit,
     datasets,
     db,
+    demo,
+    explain,
     imports,
     incidents,
     lake,
@@ -107,9 +109,11 @@ app.add_typer(policy.app, name="policy")
 app.command("apply")(apply_command)
 app.command("evaluate")(evaluate_command)
 app.command("evaluations")(evaluations_command)
+app.command("explain")(explain.explain_command)
 app.command("gate")(gate_command)
 app.command("promote")(promote_command)
 app.command("diff")(diff_command)
+app.command("demo")(demo.demo_command)
 
 
 @app.callback()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from charter.cli.output import print_json, stdout, time_option
 from charter.cli.state import open_context
+
+if TYPE_CHECKING:
+    from charter.config import Settings
 
 tokens = typer.Typer(no_args_is_help=True, help="API tokens: create (shown once), list, revoke.")
 
@@ -90,7 +93,6 @@ def serve_command(
     import uvicorn
 
     from charter.cli.state import settings
-    from charter.server.app import create_app
     from charter.services.context import require_home
 
     found = settings(ctx)
@@ -100,10 +102,19 @@ def serve_command(
         f"Charter on http://{host}:{port} (API /api/v1, docs /api/docs{processes}); Ctrl-C stops it", markup=False
     )
     if workers == 1:
-        uvicorn.run(create_app(found), host=host, port=port, log_level="warning")
+        serve_home(found, host, port)
         return
     # Worker processes build their own app from the environment: hand them this run's home and store.
     os.environ["CHARTER_HOME"] = str(found.home)
     os.environ["CHARTER_DATABASE_URL"] = found.database_url
     uvicorn.run("charter.server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")  # fmt: skip
+
+
+def serve_home(found: Settings, host: str, port: int) -> None:
+    """Serve one home from this process until Ctrl-C (``charter serve``; ``charter demo`` after its story)."""
+    import uvicorn
+
+    from charter.server.app import create_app
+
+    uvicorn.run(create_app(found), host=host, port=port, log_level="warning")

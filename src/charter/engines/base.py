@@ -30,6 +30,8 @@ from charter.metrics.summary import ReferenceProfile
 
 #: Decision columns an attribution (issue 9) is logged in: ``attribution_<feature>``.
 ATTRIBUTION_PREFIX = "attribution_"
+#: The decision column naming how a sampled decision was explained (shap, lime; null when it was not).
+EXPLANATION_METHOD = "explanation_method"
 #: Columns that are never input features.
 NOT_FEATURES = frozenset({f.name for f in DECISION_FIELDS} | {f.name for f in LAKE_FIELDS} | {PREDICTION, LABEL})
 #: The note of a window without decisions.
@@ -258,6 +260,7 @@ class Setup:
             if name not in NOT_FEATURES
             and not name.startswith(GROUP_PREFIX)
             and not name.startswith(ATTRIBUTION_PREFIX)
+            and name != EXPLANATION_METHOD
             and not name.startswith("_")
         ]
 

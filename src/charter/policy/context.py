@@ -165,12 +165,32 @@ SCHEMA = Record(
                     Field(
                         "protected_share",
                         Scalar("number", nullable=True),
-                        "Share of total attribution on protected attributes; null when not available.",
+                        "Share of total attribution on protected attributes and their proxies; null when not "
+                        "available or the data's columns were never classified.",
                         0.02,
+                    ),
+                    Field(
+                        "importance",
+                        MapOf("feature", _NUMBER, examples=("income",)),
+                        "Each feature's share of the mean absolute attribution (the shares sum to 1).",
+                    ),
+                    Field(
+                        "protected_features",
+                        ListOf(_TEXT),
+                        "The features that are protected attributes or their proxies (absolute correlation of 0.5 "
+                        "or more).",
+                        ["age"],
+                    ),
+                    Field(
+                        "protected_rank",
+                        Scalar("integer", nullable=True),
+                        "Rank (1 = most important) of the first protected feature or proxy; null when none is a "
+                        "feature.",
+                        7,
                     ),
                 )
             ),
-            "Explanation summaries.",
+            "The version's global explanation (SHAP, at evaluation): docs/explainability.md.",
         ),
         Field(
             "datasets",

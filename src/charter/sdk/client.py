@@ -107,9 +107,37 @@ class Charter:
             clock=self._options["clock"],
         )
 
-    def wrap(self, model: M, reference: str, *, groups: list[str] | None = None) -> Governed[M]:
-        """``model`` with its predict / predict_proba / __call__ recorded as decisions of ``reference``."""
-        return Governed(model, self.logger(reference, groups=groups))
+    def wrap(
+        self,
+        model: M,
+        reference: str,
+        *,
+        groups: list[str] | None = None,
+        explain_rate: float = 0.0,
+        explain_method: str = "shap",
+        explain_background: Any = None,
+    ) -> Governed[M]:
+        """``model`` with its predict / predict_proba / __call__ recorded as decisions of ``reference``.
+
+        ``explain_rate`` (e.g. 0.01) explains that share of the decisions on the logging thread and
+        stores the attributions with them (:mod:`charter.sdk.explain`). Background rows: ``explain_background``,
+        else the version's evaluation or training data in this home, else the first rows logged.
+        """
+        logger = self.logger(reference, groups=groups)
+        if explain_rate:
+            loader = None if explain_background is not None or callable(getattr(self._sink, "resolve", None)) else (
+                lambda features: self._background(reference, features)
+            )  # fmt: skip
+            logger.explain_with(model, rate=explain_rate, method=explain_method, background=explain_background,
+                                background_loader=loader)  # fmt: skip
+        return Governed(model, logger)
+
+    def _background(self, reference: str, features: Any) -> Any:
+        """Background rows for sampled explanations from this home's registry (None when it has none)."""
+        from charter.services.explanations import background_rows
+
+        with open_context(self.settings) as context:
+            return background_rows(context, resolve_version(context, reference), list(features))[0]
 
     def governed(self, reference: str, *, groups: list[str] | None = None) -> Callable[[F], Governed[F]]:
         """Decorate a function ``f(inputs) -> predictions`` so each call is recorded."""

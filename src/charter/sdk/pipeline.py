@@ -10,6 +10,11 @@ the sink fails (:mod:`charter.sdk.delivery`: retries with backoff, replay).
 When the queue is full, ``overflow`` decides: ``block`` waits for room, ``drop`` counts the
 rows in ``stats.dropped``, ``spool`` writes the call to the spool on the caller's thread.
 
+A :class:`~charter.sdk.explain.SampledExplainer` set as ``explainer`` adds sampled explanations
+to each decision batch on the writer, before delivery, unless the queue is over half full or a
+durable caller waits on the batch (:mod:`charter.sdk.explain`); rows spooled on a caller's
+thread are never explained there.
+
 A durable call waits until its rows are in the sink or fsynced in the spool. Durable calls
 that wait together go out in one batch (one sink write or one fsync): a group commit. If
 that takes longer than ``durable_timeout`` (a sink that hangs), the caller spools its own
@@ -23,7 +28,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -98,6 +103,8 @@ class Pipeline:
         self._retry = (retry_initial, retry_max)
         self._durable_timeout = durable_timeout
         self._counters = Counters()
+        #: Adds sampled explanations to a decision batch (on the writer); None: none (explain_rate 0).
+        self.explainer: Callable[[pa.RecordBatch, Callable[[str], None]], tuple[pa.RecordBatch, int]] | None = None
         self._setup_state()
         try:
             self._delivery.pending = self._spool.open()
@@ -382,11 +389,25 @@ class Pipeline:
         outcomes = [i for i in items if isinstance(i, _Outcomes)]
         if decisions:
             batches = build_decisions(self._layout, as_calls(decisions, self.report), self.report)
+            waiting = any(item.ticket is not None for item in decisions)  # a durable caller waits on this batch
+            if self.explainer is not None and not waiting and self._queued_rows * 2 <= self._queue_size:
+                batches = [self._explained(self.explainer, b) for b in batches]
             delivered = [self._delivery.deliver("decisions", b) for b in batches]
             self._finish(decisions, all(delivered))
         if outcomes:
             delivered = [self._delivery.deliver("outcomes", b) for b in concat_batches([i.batch for i in outcomes])]
             self._finish(outcomes, all(delivered))
+
+    def _explained(
+        self,
+        explainer: Callable[[pa.RecordBatch, Callable[[str], None]], tuple[pa.RecordBatch, int]],
+        batch: pa.RecordBatch,
+    ) -> pa.RecordBatch:
+        enriched, explained = explainer(batch, self.report)
+        if explained:
+            with self._lock:
+                self._counters.explained += explained
+        return enriched
 
     @staticmethod
     def _finish(items: Sequence[_Item], ok: bool) -> None:

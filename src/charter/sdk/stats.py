@@ -21,6 +21,7 @@ class LoggerStats:
     ``dropped`` were refused (queue full under ``overflow="drop"``) or lost (the spool
     could not be written either). ``failed`` counts sink calls that raised; ``errors``
     counts problems with what was logged, the last few of which ``last_errors`` describes.
+    ``explained`` decisions got a sampled explanation (``explain_rate``).
     """
 
     enqueued: int = 0
@@ -33,6 +34,7 @@ class LoggerStats:
     last_errors: tuple[str, ...] = ()
     queued: int = 0  # rows waiting in the queue now
     spool_files: int = 0  # files waiting to be replayed now
+    explained: int = 0
 
 
 class Counters:
@@ -46,6 +48,7 @@ class Counters:
         self.replayed = 0
         self.failed = 0
         self.errors = 0
+        self.explained = 0
         self.messages: deque[str] = deque(maxlen=KEEP_ERRORS)
 
     def snapshot(self, *, queued: int, spool_files: int) -> LoggerStats:
@@ -60,6 +63,7 @@ class Counters:
             last_errors=tuple(self.messages),
             queued=queued,
             spool_files=spool_files,
+            explained=self.explained,
         )
 
 

@@ -189,8 +189,23 @@ def _are_probabilities(values: np.ndarray[Any, Any]) -> bool:
     )
 
 
-def wrap(model: M, logger: DecisionLogger) -> Governed[M]:
-    """``model`` with every ``predict``, ``predict_proba`` and call recorded by ``logger``."""
+def wrap(
+    model: M,
+    logger: DecisionLogger,
+    *,
+    explain_rate: float = 0.0,
+    explain_method: str = "shap",
+    explain_background: Any = None,
+) -> Governed[M]:
+    """``model`` with every ``predict``, ``predict_proba`` and call recorded by ``logger``.
+
+    ``explain_rate`` (e.g. 0.01): that share of the decisions is explained (``explain_method``,
+    shap or lime) on the logger's background thread and stored with them (:mod:`charter.sdk.explain`);
+    ``explain_background``: rows the explanations take expectations over (default: the first
+    rows logged). At 0, the default, nothing is explained and nothing is added to a call.
+    """
+    if explain_rate:
+        logger.explain_with(model, rate=explain_rate, method=explain_method, background=explain_background)
     return Governed(model, logger)
 
 

@@ -19,6 +19,7 @@ import atexit
 import os
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,30 @@ class DecisionLogger:
         except Exception as exc:
             self._problem(f"log() could not record this call ({type(exc).__name__}: {exc})")
             return []
+
+    def explain_with(
+        self,
+        model: Any,
+        *,
+        rate: float,
+        method: str = "shap",
+        background: Any = None,
+        background_loader: Callable[[Sequence[str]], Any] | None = None,
+        classifier: bool | None = None,
+    ) -> None:
+        """Explain a sampled share ``rate`` of the decisions with ``model``, on the writer (:mod:`.explain`).
+
+        ``rate`` 0 turns it off. One model explains a logger's decisions: the last one set.
+        ``classifier`` None reads a PyTorch module's or a function's outputs as scores when they
+        are probabilities or logits; pass False for a regression. Raises on a bad rate or method.
+        """
+        from charter.sdk.explain import SampledExplainer
+
+        explainer = SampledExplainer(
+            model, rate=rate, method=method, background=background, background_loader=background_loader,
+            classifier=classifier, name=self._model,
+        )  # fmt: skip
+        self._pipeline.explainer = explainer if explainer.rate > 0 else None
 
     def log_outcomes(self, decision_ids: Any, labels: Any, *, durable: bool = False) -> None:
         """Record ground truth for earlier decisions (one label per id). Never raises."""

@@ -5,8 +5,9 @@
 it was registered. The refusal itself is recorded on the ledger (``model.integrity_failed``)
 so that an attempt to slip in other weights leaves a trace. Then it predicts on the dataset
 version, computes the scorecard (:mod:`charter.metrics.scorecard`), fairness on every column
-classified as protected, per-slice metrics and edge-case suites, and stores it all as one
-evaluation (``model.evaluated``) for gates to read.
+classified as protected, per-slice metrics, the version's SHAP explanation (feature importance,
+the share on protected attributes and their proxies: :mod:`charter.services.explanations`) and
+edge-case suites, and stores it all as one evaluation (``model.evaluated``) for gates to read.
 
 Evaluations logged by a training pipeline (``record_evaluation``: the SDK, an MLflow import)
 are stored the same way with their source, so a gate can tell them apart.
@@ -144,8 +145,12 @@ def evaluate(
     runner: Runner | None = None,
     positive: Any = None,
     progress: Callable[[str], None] | None = None,
+    explain: bool = True,
 ) -> Evaluation:
-    """Run ``reference`` on ``dataset`` and store the scorecard; see the module docstring."""
+    """Run ``reference`` on ``dataset`` and store the scorecard; see the module docstring.
+
+    ``explain``: also compute the version's global SHAP explanation (:mod:`charter.services.explanations`).
+    """
     from charter.integrations.frameworks import command_model, http_model, load_model
     from charter.metrics.scorecard import fairness_metrics, performance_metrics, slice_metrics
     from charter.services.suites import load_suite, run_suite
@@ -192,6 +197,20 @@ def evaluate(
                 fairness[column] = found
     else:
         notes.append(f"fairness: computed for binary classifiers; this model's task is {task}")
+    explanations = None
+    if explain:
+        from charter.services.explanations import explain_evaluation
+
+        step("explaining")
+        explanations, explain_notes = explain_evaluation(
+            None if adapter.kind in ("command", "http") else adapter,
+            table,
+            features,
+            task=task,
+            data=data_version,
+            name=version.ref,
+        )
+        notes.extend(explain_notes)
     suite_results: dict[str, dict[str, Any]] = {}
     for suite in loaded_suites:
         step(f"running suite {suite.name}")
@@ -199,6 +218,7 @@ def evaluate(
     return _store(
         context, version, dataset=data_version.ref, dataset_version_id=data_version.id, source="charter", label=label,
         rows=table.num_rows, metrics=metrics, slices=by_slice, fairness=fairness, suites=suite_results, notes=notes,
+        explanations=explanations,
     )  # fmt: skip
 
 
@@ -250,6 +270,8 @@ def _store(context: Context, version: ModelVersion, **fields: Any) -> Evaluation
             "evaluation": row["id"], "version": version.version, "dataset": fields["dataset"],
             "source": fields["source"], "metrics": fields["metrics"], "fairness": _headline(fields["fairness"]),
             "suites": {k: {"passed": v.get("passed"), "total": v.get("total")} for k, v in fields["suites"].items()},
+            **({"explanations": {k: fields["explanations"][k] for k in ("method", "top_features", "protected_share")}}
+               if fields.get("explanations") else {}),
         })  # fmt: skip
     return _evaluation(row, version.model, version.version)
 

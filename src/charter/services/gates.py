@@ -253,12 +253,16 @@ def _fairness(evaluation: Evaluation) -> dict[str, dict[str, float]]:
 def _explanations(evaluation: Evaluation | None) -> dict[str, Any]:
     found = None if evaluation is None else evaluation.explanations
     if not found:
-        return {"available": False, "method": "", "top_features": [], "protected_share": None}
+        return {"available": False, "method": "", "top_features": [], "protected_share": None, "importance": {},
+                "protected_features": [], "protected_rank": None}  # fmt: skip
     return {
         "available": True,
         "method": str(found.get("method", "")),
         "top_features": list(found.get("top_features", [])),
         "protected_share": found.get("protected_share"),
+        "importance": dict(found.get("shares", {})),
+        "protected_features": list(found.get("protected_features", [])),
+        "protected_rank": found.get("protected_rank"),
     }
 
 

@@ -3,7 +3,8 @@
 The reference for drift and anomaly monitors is the profile stored with the training dataset
 version of the version being watched (its lineage edge with role ``training``); the context
 carries the model's task, the version's input schema and the (version, alias) pairs that served
-legitimately (for shadow-launch monitors). A problem that makes the window impossible to
+legitimately (for shadow-launch monitors) and, for attribution-drift monitors, the version's
+importance profile stored with its evaluation (``reference_importance``). A problem that makes the window impossible to
 compute (no reference, a feature the lake does not have) is the run's ``error`` status with the
 reason as a note, so a worker goes on with the next monitor.
 """
@@ -20,6 +21,8 @@ from charter.services.monitors import Monitor
 #: Kinds that compare the window with the training data's reference profile, or a model fitted on its rows.
 NEEDS_REFERENCE = ("data_drift",)
 NEEDS_ROWS = ("input_anomaly",)
+#: Monitor options that tell remediation what to do (:mod:`charter.services.remediation`), not the kind what to compute.
+REMEDIATION_OPTIONS = ("retrain_command", "auto_rollback")
 
 
 def compute_window(context: Context, monitor: Monitor, start: datetime | None, end: datetime) -> dict[str, Any]:
@@ -35,12 +38,15 @@ def compute_window(context: Context, monitor: Monitor, start: datetime | None, e
         version = _watched_version(context, monitor)
         reference = _reference(context, monitor, version) if monitor.kind in NEEDS_REFERENCE else None
         extra = {"anomaly_model": _anomaly_model(context, monitor, version)} if monitor.kind in NEEDS_ROWS else {}
+        if monitor.kind == "attribution_drift":
+            extra.update(_importance(context, version))
         window = Window(
             start=start, end=end, last=monitor.last,
             versions=(monitor.version,) if monitor.version is not None else None, alias=monitor.alias,
         )  # fmt: skip
+        options = {k: v for k, v in monitor.options.items() if k not in REMEDIATION_OPTIONS}
         spec = MonitorSpec(kind=monitor.kind, features=monitor.features, group=monitor.group or None,
-                           options=dict(monitor.options), slice=monitor.slice)  # fmt: skip
+                           options=options, slice=monitor.slice)  # fmt: skip
         result = LocalEngine(lake).compute(monitor.model, spec, window, reference=reference,
                                            context={**_context(context, monitor, version), **extra})  # fmt: skip
     except CharterError as exc:
@@ -140,3 +146,11 @@ def _context(context: Context, monitor: Monitor, version: Any) -> dict[str, Any]
         "input_schema": None if version is None else version.input_schema,
         "approved": approved_pairs(context, monitor.model),
     }
+
+
+def _importance(context: Context, version: Any) -> dict[str, Any]:
+    """The watched version's importance profile (stored with its evaluation), the attribution-drift reference."""
+    from charter.services.explanations import reference_importance
+
+    found = None if version is None else reference_importance(context, version)
+    return {} if found is None else {"reference_importance": found}

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "volume": ("volume.decisions", "below"),
     "input_anomaly": ("anomaly.anomalous_share", "above"),
     "shadow": ("shadow.unapproved_share", "above"),
-    "attribution_drift": ("attribution.drift", "above"),
+    "attribution_drift": ("attribution.shift", "above"),
 }
 KINDS = tuple(DEFAULTS)
 SEVERITIES = ("low", "medium", "high", "critical")

@@ -9,7 +9,8 @@ request marked executed and a step on the incident's timeline:
   incident), and marks the incident mitigated;
 - **retrain** runs the command the monitor declares (``options.retrain_command``, a list of
   arguments, with ``CHARTER_INCIDENT``, ``CHARTER_MODEL`` and ``CHARTER_VERSION`` set), recording
-  its exit status; retraining always needs a human approval;
+  its exit status; retraining always needs a human approval. The command runs before the unit of
+  work that records it, so it may itself write to Charter (register the version it trained);
 - **suppress** silences the incident's alerts until a time (at most 7 days): alerts still join it
   but no longer notify.
 
@@ -146,8 +147,11 @@ def _request_or_run(
         record(context, incident, "incident.remediation_requested",
                {"action": action, "change_request": request.id, "payload": payload})  # fmt: skip
         return Remediation(action, "pending_approval", request, {})
+    # A retraining command runs before the transaction opens: it usually registers its new version in this
+    # very store, which inside the unit of work would wait for the write lock it holds until the store timed out.
+    ran = _retrain_command(incident, existing.payload) if action == "retrain" else None
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
-        result = _execute(uow, context, incident, existing)
+        result = ran if ran is not None else _execute(uow, context, incident, existing)
         approvals.mark_executed(uow, existing, format_timestamp(context.clock.now()), result)
     _after(context, incident, existing, result)
     return Remediation(action, "executed", approvals.get_request(context, existing.id), result)
@@ -160,18 +164,19 @@ def _execute(uow: Any, context: Context, incident: Incident, request: ChangeRequ
         move = move_in(uow, target, payload["alias"], {"change_request": request.id, "incident": incident.ref,
                                                       "rollback": True})  # fmt: skip
         return {"alias": payload["alias"], "from_version": move.from_version, "to_version": move.to_version}
-    if payload["action"] == "retrain":
-        env = {**os.environ, "CHARTER_INCIDENT": incident.ref, "CHARTER_MODEL": str(payload["model"])}
-        try:
-            done = subprocess.run(
-                payload["command"], env=env, capture_output=True, text=True, timeout=3600, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return {"command": payload["command"], "exit_code": None, "error": str(exc)}
-        return {"command": payload["command"], "exit_code": done.returncode, "output": done.stdout[-2000:],
-                "errors": done.stderr[-2000:]}  # fmt: skip
     until = context.clock.now() + timedelta(seconds=int(payload["seconds"]))
     return {"suppressed_until": format_timestamp(until)}
+
+
+def _retrain_command(incident: Incident, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run the monitor's retraining command (outside any transaction) and say how it ended."""
+    env = {**os.environ, "CHARTER_INCIDENT": incident.ref, "CHARTER_MODEL": str(payload["model"])}
+    try:
+        done = subprocess.run(payload["command"], env=env, capture_output=True, text=True, timeout=3600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"command": payload["command"], "exit_code": None, "error": str(exc)}
+    return {"command": payload["command"], "exit_code": done.returncode, "output": done.stdout[-2000:],
+            "errors": done.stderr[-2000:]}  # fmt: skip
 
 
 def _after(context: Context, incident: Incident, request: ChangeRequest, result: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from charter.version import version
 #: The API's areas, in the order the OpenAPI document lists them.
 AREAS = (
     "models", "datasets", "lineage", "policies", "evaluations", "gates", "approvals", "monitors", "incidents",
-    "ledger", "lake", "decisions", "tokens",
+    "ledger", "lake", "decisions", "explanations", "tokens",
 )  # fmt: skip
 
 router = APIRouter(prefix="/api/v1")

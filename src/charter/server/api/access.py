@@ -114,6 +114,8 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     "POST /decisions:batch": REGISTRY,
     "POST /outcomes:batch": REGISTRY,
     "GET /decisions:resolve": READ,
+    # explanations of logged decisions (computed with the verified artifact)
+    "GET /decisions/{decision_id}/explanation": READ,
     # tokens
     "GET /tokens": ADMIN,
     "POST /tokens": ADMIN,

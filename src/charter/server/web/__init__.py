@@ -6,7 +6,8 @@
 ``/login``, ``/login/link``, ``/logout``  sign in with an API token or a one-time link; sign out
 ``/``                                   inventory: models, risk tier, aliases, health; datasets
 ``/models/{name}``                      versions, aliases, gates, lineage, monitor charts, incidents,
-                                        a sample of decisions
+                                        a sample of decisions, what drives the version (SHAP)
+``/models/{name}/decisions/{id}/...``   ``explanation``: one decision explained (the Explain button)
 ``/datasets/{name}``                    provenance, column classification, certification, quality
 ``/incidents``, ``/incidents/{ref}``    incidents; timeline; acknowledge, resolve, request rollback
 ``/approvals``                          change requests to decide (approve/reject with a justification)
@@ -20,12 +21,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from charter.server.web import assets, auth, ops, pages
+from charter.server.web import assets, auth, explanations, ops, pages
 from charter.server.web.routing import WebRoute
 from charter.server.web.session import create_login_link
 
 __all__ = ["create_login_link", "router"]
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-for _part in (auth, pages, ops, assets):
+for _part in (auth, pages, explanations, ops, assets):
     router.include_router(_part.router)

@@ -1,4 +1,9 @@
-"""Signing in and out: with an API token, or with a one-time login link (see :mod:`.session`)."""
+"""Signing in and out: with an API token, a one-time login link (see :mod:`.session`) or a one-time code.
+
+``/login/once?code=...`` trades a code from :mod:`charter.services.login_codes` for a session at
+once, without a confirmation page: it is the link ``charter demo`` prints for the person at the
+terminal. A link to send by mail or chat, where a scanner may open it first, is ``/login/link``.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from charter.server.web.session import (
     sign,
     unsign,
 )
+from charter.services.login_codes import redeem_login_code
 from charter.services.tokens import authenticate
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -125,6 +131,20 @@ def redeem_link(
     if found is None or not state(request).redeem(found.nonce, found.expires, now(request)):
         raise Unauthenticated(LINK_REFUSED)
     return _start_session(request, found.token_id, found.principal, "/")
+
+
+@router.get("/login/once")
+def login_once(request: Request, code: str = "") -> Response:
+    client = request.client.host if request.client else "unknown"
+    failures: AuthFailures = request.app.state.auth_failures
+    if failures.blocked(client):
+        raise RateLimited("too many failed sign-ins from this address; wait a minute and ask for a new link")
+    try:
+        found = redeem_login_code(base_context(request), code.strip(), session_lifetime=SESSION_LIFETIME)
+    except Unauthenticated:
+        failures.failed(client)
+        raise
+    return _start_session(request, found.session_token_id, found.principal, "/")
 
 
 @router.post("/logout")

@@ -93,6 +93,7 @@ class Sample:
     rows: list[list[Any]]
     explanations: list[str]  # per row, the explanation columns in words ("" when none)
     total: int  # decisions in the lake
+    ids: list[str] = field(default_factory=list)  # per row, its decision id (the Explain button)
 
 
 def decisions_sample(context: Context, model: str, size: int = SAMPLE_ROWS) -> Sample | None:
@@ -120,7 +121,8 @@ def decisions_sample(context: Context, model: str, size: int = SAMPLE_ROWS) -> S
     shown = [c for c in shown if any(row[c] is not None for row in data)]  # columns the model never fills
     rows = [[_cell(row[c]) for c in shown] for row in data]
     notes = ["; ".join(f"{c}: {_cell(row[c])}" for c in explained if row[c] is not None) for row in data]
-    return Sample(shown, rows, notes, int(lake.table(model).count()))
+    ids = [str(row.get("decision_id") or "") for row in data]
+    return Sample(shown, rows, notes, int(lake.table(model).count()), ids)
 
 
 def _cell(value: Any) -> str:

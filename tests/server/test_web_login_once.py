@@ -1,0 +1,84 @@
+"""`/login/once?code=...`, the link `charter demo` prints: it signs in once; reuse, expiry and bad codes fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from charter.clock import FixedClock
+from charter.config import Settings
+from charter.server import create_app
+from charter.server.security import MAX_FAILURES
+from charter.services import access
+from charter.services.context import open_context
+from charter.services.home import init_home
+from charter.services.login_codes import REFUSED, mint_login_code
+from charter.services.tokens import list_tokens, revoke_token
+
+PRINCIPAL = 'data-testid="principal">user:alice<'
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    init_home(settings, clock=clock)
+    with open_context(settings, clock=clock) as context:
+        access.grant(context, "user:alice", "risk-officer")
+    with TestClient(create_app(settings, clock=clock)) as found:
+        yield found
+
+
+def _code(settings: Settings, clock: FixedClock, **options: timedelta) -> str:
+    with open_context(settings, clock=clock) as context:
+        return mint_login_code(context, "user:alice", **options).code
+
+
+def test_the_link_signs_in_once(client: TestClient, settings: Settings, clock: FixedClock) -> None:
+    code = _code(settings, clock)
+    answer = client.get(f"/login/once?code={code}", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    assert "charter_session=" in answer.headers["set-cookie"] and "HttpOnly" in answer.headers["set-cookie"]
+    page = client.get("/")
+    assert page.status_code == 200 and PRINCIPAL in page.text and "Signed in as user:alice." in page.text
+
+    client.cookies.clear()  # another browser with the same link
+    again = client.get(f"/login/once?code={code}", follow_redirects=False)
+    assert again.status_code == 401 and REFUSED in again.text and "set-cookie" not in again.headers
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login?next=/"
+
+
+def test_the_session_ends_with_its_token(client: TestClient, settings: Settings, clock: FixedClock) -> None:
+    client.get(f"/login/once?code={_code(settings, clock)}")
+    assert PRINCIPAL in client.get("/").text
+    with open_context(settings, clock=clock) as context:
+        session = next(t for t in list_tokens(context, principal="user:alice") if t.name == "dashboard session")
+        revoke_token(context, session.id)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_an_expired_code_is_refused(client: TestClient, settings: Settings, clock: FixedClock) -> None:
+    code = _code(settings, clock, lifetime=timedelta(minutes=5))
+    clock.advance(timedelta(minutes=5, seconds=1))
+    answer = client.get(f"/login/once?code={code}", follow_redirects=False)
+    assert answer.status_code == 401 and REFUSED in answer.text
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("query", ["", "?code=", "?code=clc_guessed", "?code=ctk_an-api-token"])
+def test_a_bad_code_is_refused(client: TestClient, query: str) -> None:
+    answer = client.get(f"/login/once{query}", follow_redirects=False)
+    assert answer.status_code == 401 and REFUSED in answer.text
+
+
+def test_guessing_codes_is_braked(client: TestClient, settings: Settings, clock: FixedClock) -> None:
+    for _ in range(MAX_FAILURES):
+        assert client.get("/login/once?code=clc_guess").status_code == 401
+    code = _code(settings, clock)
+    assert client.get(f"/login/once?code={code}").status_code == 429  # even a good code, for the rest of the minute
