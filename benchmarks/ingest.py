@@ -1,9 +1,9 @@
 """Benchmark decision ingest over HTTP: POST /api/v1/decisions:batch against a real uvicorn server.
 
-    .venv/bin/python benchmarks/ingest.py [--quick] [--batches N] [--concurrency C]
+    .venv/bin/python benchmarks/ingest.py [--quick] [--batches N] [--concurrency C] [--workers W]
 
-A temporary home gets credit-risk@1 (20 number features) and a developer token. The server runs
-``create_app`` under uvicorn in its own process on 127.0.0.1; this process is the client. The load is
+A temporary home gets credit-risk@1 (20 number features) and a developer token. The server is
+``charter serve [--workers W]`` in its own process on 127.0.0.1; this process is the client. The load is
 bounded: a fixed number of SDK-shaped batches of 1,000 decisions (built by the SDK's own
 ``DecisionLogger`` into memory, then encoded as Arrow IPC streams beforehand), sent over ``C``
 kept-alive connections (at most ``C`` requests in flight). Each request is answered once its rows
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import statistics
 import subprocess
 import sys
@@ -98,24 +99,16 @@ def floor(batches: list[pa.RecordBatch], home: Path) -> float:
     return len(batches) * 1_000 / seconds
 
 
-def serve(home: str, port: int) -> None:
-    """The server side: create_app over the home, uvicorn on 127.0.0.1 (run as ``--serve HOME PORT``)."""
-    import uvicorn
-
-    from charter.config import load_settings
-    from charter.server import create_app
-
-    app = create_app(load_settings(env={}, home=home, actor="bench:server"))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(home), str(port)])
+    # The server as users run it: `charter serve`, with its --workers.
+    command = [sys.executable, "-m", "charter", "--home", str(home), "serve", "--port", str(port), "--workers",
+               str(workers)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env={**os.environ, "CHARTER_ACTOR": "bench:server"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -185,11 +178,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="60 batches instead of 300")
     parser.add_argument("--batches", type=int, default=None, help="batches of 1,000 decisions to send")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (connections)")
-    parser.add_argument("--serve", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help="charter serve --workers (default 1)")
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
-        return
     count = args.batches or (60 if args.quick else 300)
     with tempfile.TemporaryDirectory(prefix="charter-ingest-") as folder:
         root = Path(folder)
@@ -198,7 +188,7 @@ def main() -> None:
         batches = sdk_batches(count, root / "spool")
         bodies = [ipc(b) for b in batches]
         print(f"body size: {len(bodies[0]):,} bytes (Arrow IPC stream)")
-        process, port = start_server(root / "server")
+        process, port = start_server(root / "server", args.workers)
         try:
             load(port, token, bodies[:2], 1)  # warm up: imports, first Delta table, index
             seconds, latencies, answers = load(port, token, bodies[2:], args.concurrency)

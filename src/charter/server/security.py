@@ -18,11 +18,12 @@ import dataclasses
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from charter.clock import parse_timestamp
 from charter.errors import Forbidden, RateLimited, Unauthenticated
@@ -106,34 +107,59 @@ def caller(request: Request) -> Caller:
     found = getattr(request.state, "caller", None)
     if isinstance(found, Caller):
         return found
-    client = request.client.host if request.client else "unknown"
-    failures: AuthFailures = request.app.state.auth_failures
-    if failures.blocked(client):
-        raise RateLimited("too many failed authentications from this address; wait a minute and check the token")
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthenticated("this route needs a token: send Authorization: Bearer <token> (charter token create)")
+    client, secret = _bearer(request)
     context: Context = request.app.state.context
     cache: TokenCache = request.app.state.token_cache
-    key, now = hash_secret(secret.strip()), context.clock.now()
+    key, now = hash_secret(secret), context.clock.now()
     found = cache.get(key, now)
     if found is None:
         with context.engine.connect() as connection:
-            found = authenticate(connection, secret.strip(), now)
+            found = authenticate(connection, secret, now)
         if found is None:
-            failures.failed(client)
+            request.app.state.auth_failures.failed(client)
             raise Unauthenticated("the token is unknown, revoked or expired")
         cache.put(key, found, now)
     request.state.caller = found
     return found
 
 
-def allow(*roles: str) -> Callable[[Request], Caller]:
-    """A dependency admitting callers that hold one of ``roles``."""
+def _bearer(request: Request) -> tuple[str, str]:
+    """The client's address and the bearer secret it sent; refused when it has failed too often or sent none."""
+    client = request.client.host if request.client else "unknown"
+    failures: AuthFailures = request.app.state.auth_failures
+    if failures.blocked(client):
+        raise RateLimited("too many failed authentications from this address; wait a minute and check the token")
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("this route needs a token: send Authorization: Bearer <token> (charter token create)")
+    return client, secret.strip()
 
-    def check(request: Request) -> Caller:
-        found = caller(request)
+
+def _known(request: Request) -> Caller | None:
+    """The caller when it is known without the store (this request's, or a token in the cache); else None."""
+    found = getattr(request.state, "caller", None)
+    if isinstance(found, Caller):
+        return found
+    _, secret = _bearer(request)
+    context: Context = request.app.state.context
+    cache: TokenCache = request.app.state.token_cache
+    found = cache.get(hash_secret(secret), context.clock.now())
+    if found is not None:
+        request.state.caller = found
+    return found
+
+
+def allow(*roles: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency admitting callers that hold one of ``roles``.
+
+    Asynchronous, so that a caller already known (a cached token: nearly every request) costs no trip
+    to a worker thread; only a token looked up in the store goes to one.
+    """
+
+    async def check(request: Request) -> Caller:
+        found = _known(request)
+        if found is None:
+            found = await run_in_threadpool(caller, request)
         if not set(found.roles) & set(roles):
             having = ", ".join(found.roles) or "no role"
             raise Forbidden(f"this route needs the role {' or '.join(roles)}; {found.principal} has {having}")
