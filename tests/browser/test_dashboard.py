@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium): sign in, a model page whose plotly chart renders from
-this server alone, approving a pending promotion from the inbox, and the alias moving on the model page."""
+this server alone, approving a pending promotion from the inbox, and the alias moving on the model page; a one-time
+link confirmed on one of two servers of a home and refused on the other."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import pytest
 from charter.clock import FixedClock
 from charter.config import Settings
 from charter.server import create_app
+from charter.server.web import create_login_link
+from charter.services import access
+from charter.services.context import open_context
+from charter.services.login_codes import REFUSED
 from tests.browser.conftest import LiveServer
 from tests.browser.seed import Seeded, seed_home
 
@@ -79,3 +84,26 @@ def test_a_viewer_sees_the_inbox_without_forms(live: tuple[LiveServer, Seeded], 
     assert "Nothing is waiting for you." in page.locator("main").inner_text()
     assert page.locator(f'article[data-request="{seeded.request_id}"]').count() == 1  # listed, without a form
     assert page.get_by_role("button", name="Approve").count() == 0
+
+
+def test_a_one_time_link_is_confirmed_once_across_two_servers(settings: Settings, tmp_path: Path, page: Any) -> None:
+    clock = FixedClock()
+    seed_home(settings, clock, tmp_path, decisions=False)
+    with open_context(settings, clock=clock) as context:
+        access.grant(context, "user:alice", "viewer")
+        code = create_login_link(context, "user:alice").split("code=", 1)[1]
+    with LiveServer(create_app(settings, clock=clock)) as one, LiveServer(create_app(settings, clock=clock)) as two:
+        other = page.context.browser.new_context().new_page()  # another browser, on the other server
+        for shown, server in ((page, one), (other, two)):
+            shown.goto(f"{server.url}/login/link?code={code}")
+            assert shown.get_by_role("button", name="Continue as user:alice").is_visible()  # nothing used yet
+
+        other.get_by_role("button", name="Continue as user:alice").click()
+        other.wait_for_url(two.url + "/")
+        assert other.get_by_test_id("principal").inner_text() == "user:alice"
+        other.context.close()
+
+        page.get_by_role("button", name="Continue as user:alice").click()
+        assert REFUSED in page.locator("main").inner_text()
+        page.goto(one.url + "/")
+        assert page.url == one.url + "/login?next=/"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from charter.clock import FixedClock
+from charter.clock import FixedClock, format_timestamp
 from charter.config import Settings
 from charter.errors import Forbidden
 from charter.ledger.chain import EntryFilter, list_entries
@@ -263,27 +263,58 @@ def test_a_session_ends_with_its_token_or_its_lifetime(web: Web) -> None:
     assert web.client.get("/", follow_redirects=False).status_code == 303
 
 
-def test_a_one_time_link_signs_in_once(web: Web) -> None:
+def test_a_one_time_link_asks_first_then_signs_in_once(web: Web) -> None:
     with open_context(web.settings, clock=web.clock) as context:
         access.grant(context, "user:alice", "approver")
-        link = create_login_link(context, "user:alice", base_url="http://testserver")
+        link = create_login_link(context, "user:alice", base_url="http://testserver/")
         developer = dataclasses.replace(context, settings=dataclasses.replace(context.settings, actor="svc:developer"))
         with pytest.raises(Forbidden, match=r"needs the role admin"):
             create_login_link(developer, "user:alice")
+    assert link.startswith("http://testserver/login/link?code=clc_")
     code = link.split("code=", 1)[1]
-    page = web.client.get(link)
-    assert page.status_code == 200 and "Continue as user:alice" in page.text
-    answer = web.client.post("/login/link", data={"code": code, "csrf_token": _csrf(page.text)})
-    assert answer.status_code == 200 and 'data-testid="principal">user:alice<' in answer.text
+    with open_context(web.settings, clock=web.clock) as context:  # a stored code, on the ledger
+        [row] = [t for t in list_tokens(context, principal="user:alice") if t.name == "one-time login"]
+        assert row.expires_at == format_timestamp(web.clock.now() + timedelta(minutes=15)) and not row.revoked_at
+
+    first = web.client.get(link)  # a mail scanner, say
+    page = web.client.get(link)  # opening the link uses nothing up
+    for shown in (first, page):
+        assert shown.status_code == 200 and "Continue as user:alice" in shown.text
+        assert "charter_session" not in shown.headers.get("set-cookie", "")
+    assert web.client.get("/", follow_redirects=False).headers["location"] == "/login?next=/"
+
+    answer = web.client.post("/login/link", data={"code": code, "csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert answer.status_code == 303 and "HttpOnly" in _cookie(answer, "charter_session")
+    home = web.client.get("/")
+    assert 'data-testid="principal">user:alice<' in home.text and "Signed in as user:alice." in home.text
+    with open_context(web.settings, clock=web.clock) as context:
+        by_name = {t.name: t for t in list_tokens(context, principal="user:alice")}
+        assert by_name["one-time login"].revoked_at is not None and by_name["dashboard session"].revoked_at is None
+
     web.client.cookies.clear()  # another browser, or the same one again: the code was used
     again = web.client.get(link)
     assert again.status_code == 401 and "was already used" in again.text
-    web.client.cookies.update({"charter_login": page.cookies["charter_login"]})
+    web.client.cookies.update({"charter_login": first.cookies["charter_login"]})
     again = web.client.post("/login/link", data={"code": code, "csrf_token": _csrf(page.text)})
     assert again.status_code == 401 and "was already used" in again.text
+    assert "charter_session" not in again.headers.get("set-cookie", "")
     assert web.client.get(f"/login/link?code={code[:-2]}xx").status_code == 401
-    web.clock.advance(timedelta(minutes=16))
+
+
+def test_a_link_past_its_expiry_is_refused_even_after_it_was_shown(web: Web) -> None:
+    with open_context(web.settings, clock=web.clock) as context:
+        access.grant(context, "user:alice", "approver")
+        link = create_login_link(context, "user:alice", expires_in=timedelta(minutes=5))
+        stale = create_login_link(context, "user:alice")
+    page = web.client.get(link)
+    assert "Continue as user:alice" in page.text
+    web.clock.advance(timedelta(minutes=5))
+    code = link.split("code=", 1)[1]
+    answer = web.client.post("/login/link", data={"code": code, "csrf_token": _csrf(page.text)})
+    assert answer.status_code == 401 and "has expired" in answer.text
     assert web.client.get(link).status_code == 401
+    web.clock.advance(timedelta(minutes=10))  # the default lifetime, 15 minutes, has passed too
+    assert web.client.get(stale).status_code == 401
 
 
 def test_user_data_is_escaped(web: Web) -> None:

@@ -1,9 +1,10 @@
-"""One-time login codes: minted by an admin, kept only as a hash, used once, never past their expiry."""
+"""One-time login codes: minted by an admin, kept only as a hash, checked without being used, used once, never past
+their expiry."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from charter.ledger.chain import EntryFilter, list_entries
 from charter.services import access
 from charter.services.context import Context, open_context
 from charter.services.home import init_home
-from charter.services.login_codes import REFUSED, mint_login_code, redeem_login_code
+from charter.services.login_codes import REFUSED, mint_login_code, peek_login_code, redeem_login_code
 from charter.services.tokens import authenticate, hash_secret, list_tokens, revoke_token
 from charter.store.schema import api_tokens
 
@@ -50,18 +51,36 @@ def test_a_code_is_kept_only_as_its_hash_and_works_once(context: Context, clock:
     revoke_token(context, found.session_token_id)  # ends the session the code bought
 
 
+def test_peeking_names_the_principal_and_uses_nothing_up(context: Context, clock: FixedClock) -> None:
+    minted = mint_login_code(context, "user:alice")
+    before = list_entries(context.engine, EntryFilter())
+    assert peek_login_code(context, minted.code) == peek_login_code(context, minted.code) == "user:alice"
+    assert list_entries(context.engine, EntryFilter()) == before  # read-only: nothing on the ledger
+    code_row = next(t for t in list_tokens(context, principal="user:alice") if t.id == minted.token_id)
+    assert code_row.revoked_at is None
+
+    redeem_login_code(context, minted.code)  # still good after peeking
+    with pytest.raises(Unauthenticated, match=REFUSED):
+        peek_login_code(context, minted.code)  # a used code is refused alike
+
+
+USES = {"peek": peek_login_code, "redeem": redeem_login_code}
+
+
+@pytest.mark.parametrize("use", USES.values(), ids=USES.keys())
 @pytest.mark.parametrize("code", ["", "clc_not-a-code", "ctk_an-api-token-is-no-code", "a" * 200])
-def test_a_bad_code_is_refused_with_the_same_message(context: Context, code: str) -> None:
+def test_a_bad_code_is_refused_with_the_same_message(context: Context, use: Callable[..., object], code: str) -> None:
     with pytest.raises(Unauthenticated) as refused:
-        redeem_login_code(context, code)
+        use(context, code)
     assert refused.value.message == REFUSED
 
 
-def test_an_expired_code_is_refused(context: Context, clock: FixedClock) -> None:
+@pytest.mark.parametrize("use", USES.values(), ids=USES.keys())
+def test_an_expired_code_is_refused(context: Context, clock: FixedClock, use: Callable[..., object]) -> None:
     minted = mint_login_code(context, "user:alice", lifetime=timedelta(minutes=2))
     clock.advance(timedelta(minutes=2))
     with pytest.raises(Unauthenticated, match=REFUSED):
-        redeem_login_code(context, minted.code)
+        use(context, minted.code)
     assert not list_entries(context.engine, EntryFilter(action="login.code_redeemed"))
 
 

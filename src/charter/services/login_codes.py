@@ -1,26 +1,29 @@
 """One-time login codes: a short-lived, single-use secret that a browser trades for a dashboard session.
 
-``charter demo`` prints a link that holds one (``/login/once?code=...``), so the person at the
-terminal is signed in with one click. An admin mints a code for a principal; Charter keeps
-only its SHA-256, in a row of ``api_tokens`` named ``one-time login`` (on the ledger as
-``token.created``, so ``charter token list`` shows every code ever minted). The code's prefix,
-``clc_``, is not an API token's, so bearer authentication never accepts a code.
+They are the dashboard's only kind of one-time sign-in, behind two links: ``charter demo`` prints
+``/login/once?code=...``, which signs the person at the terminal in with one click; an admin
+sends ``/login/link?code=...`` (``charter.server.web.create_login_link``) by mail or chat, which
+shows a confirmation button first (:func:`peek_login_code` checks the code without using it, so a
+scanner that opens the link does not spend it) and redeems the code when it is pressed. An admin
+mints a code for a principal; Charter keeps only its SHA-256, in a row of ``api_tokens`` named
+``one-time login`` (on the ledger as ``token.created``, so ``charter token list`` shows every
+code ever minted). The code's prefix, ``clc_``, is not an API token's, so bearer authentication
+never accepts a code.
 
 Redeeming a code is one unit of work: the code's row is revoked, so it works once, whichever
 server of the home sees it and even after a restart; and a *session token* is minted for the
 principal, whose secret is thrown away at once: the dashboard's session cookie names it by id,
 so revoking it ends the session (``login.code_redeemed`` names both). A code that is unknown,
 already used or expired is refused with one message that does not say which, so probing for
-codes learns nothing.
-"""
+codes learns nothing."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select, update
 
 from charter.clock import format_timestamp, parse_timestamp
 from charter.errors import InvalidInput, Unauthenticated
@@ -81,18 +84,16 @@ def mint_login_code(context: Context, principal: str, *, lifetime: timedelta = C
     return LoginCode(str(row["id"]), principal, code, str(row["expires_at"]))
 
 
+def peek_login_code(context: Context, code: str) -> str:
+    """The principal ``code`` would sign in, without using it up; Unauthenticated (:data:`REFUSED`) if it cannot."""
+    return str(_usable(context, code, context.clock.now())["principal"])
+
+
 def redeem_login_code(context: Context, code: str, *, session_lifetime: timedelta = SESSION_LIFETIME) -> Redeemed:
     """Use ``code`` up and mint the session token it buys; Unauthenticated (:data:`REFUSED`) if it cannot."""
     now = context.clock.now()
     stamp = format_timestamp(now)
-    if not code.startswith(PREFIX):
-        raise Unauthenticated(REFUSED)
-    with context.engine.connect() as connection:
-        found = connection.execute(
-            select(api_tokens).where(api_tokens.c.token_hash == hash_secret(code), api_tokens.c.name == CODE_NAME)
-        ).mappings().first()  # fmt: skip
-    if found is None or found["revoked_at"] is not None or parse_timestamp(found["expires_at"]) <= now:
-        raise Unauthenticated(REFUSED)
+    found = _usable(context, code, now)
     principal = str(found["principal"])
     session = {
         "id": new_id(), "principal": principal, "name": SESSION_NAME,
@@ -115,3 +116,16 @@ def redeem_login_code(context: Context, code: str, *, session_lifetime: timedelt
             "token": session["id"], "name": SESSION_NAME, "expires_at": session["expires_at"], "roles": [],
         })  # fmt: skip
     return Redeemed(principal, str(session["id"]), str(session["expires_at"]))
+
+
+def _usable(context: Context, code: str, now: datetime) -> RowMapping:
+    """The code's row while it can still be redeemed (known, unused, unexpired); else Unauthenticated."""
+    if not code.startswith(PREFIX):
+        raise Unauthenticated(REFUSED)
+    with context.engine.connect() as connection:
+        found = connection.execute(
+            select(api_tokens).where(api_tokens.c.token_hash == hash_secret(code), api_tokens.c.name == CODE_NAME)
+        ).mappings().first()  # fmt: skip
+    if found is None or found["revoked_at"] is not None or parse_timestamp(found["expires_at"]) <= now:
+        raise Unauthenticated(REFUSED)
+    return found

@@ -8,7 +8,7 @@ request marked executed and a step on the incident's timeline:
   recent one whose gate passed for that alias (``model.alias_moved`` names the request and the
   incident), and marks the incident mitigated;
 - **retrain** runs the command the monitor declares (``options.retrain_command``, a list of
-  arguments, with ``CHARTER_INCIDENT``, ``CHARTER_MODEL`` and ``CHARTER_VERSION`` set), recording
+  arguments, with ``CHARTER_INCIDENT`` and ``CHARTER_MODEL`` set), recording
   its exit status; retraining always needs a human approval. The command runs before the unit of
   work that records it, so it may itself write to Charter (register the version it trained);
 - **suppress** silences the incident's alerts until a time (at most 7 days): alerts still join it

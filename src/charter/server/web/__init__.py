@@ -3,7 +3,9 @@
 ``router`` is picked up by :func:`charter.server.create_app`. Pages (docs/dashboard.md):
 
 ======================================  ==========================================================
-``/login``, ``/login/link``, ``/logout``  sign in with an API token or a one-time link; sign out
+``/login``, ``/logout``                 sign in with an API token; sign out
+``/login/link``, ``/login/once``        sign in with a stored one-time code (works once, on any server
+                                        of the home): ``link`` asks to confirm, ``once`` (``charter demo``'s) does not
 ``/``                                   inventory: models, risk tier, aliases, health; datasets
 ``/models/{name}``                      versions, aliases, gates, lineage, monitor charts, incidents,
                                         a sample of decisions, what drives the version (SHAP)

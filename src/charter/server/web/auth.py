@@ -1,14 +1,24 @@
-"""Signing in and out: with an API token, a one-time login link (see :mod:`.session`) or a one-time code.
+"""Signing in and out: with an API token, or with a one-time code behind one of two links.
 
-``/login/once?code=...`` trades a code from :mod:`charter.services.login_codes` for a session at
-once, without a confirmation page: it is the link ``charter demo`` prints for the person at the
-terminal. A link to send by mail or chat, where a scanner may open it first, is ``/login/link``.
+Both links carry a code from :mod:`charter.services.login_codes` (stored hashed, used once
+across every server of the home) and trade it for a session the same way (:func:`_sign_in_with_code`):
+
+- ``/login/once?code=...`` redeems it at once, without a confirmation page: it is the link
+  ``charter demo`` prints for the person at the terminal.
+- ``/login/link?code=...`` (:func:`charter.server.web.create_login_link`) is the link to send by
+  mail or chat, where a scanner may open it first: its GET only checks the code and shows a
+  **Continue as ...** button, whose POST redeems it.
+
+A refused code counts towards the same brake as a refused token (10 failures a minute from one
+address, then 429 for the rest of the minute), on both links.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -33,18 +43,18 @@ from charter.server.web.session import (
     SESSION_LIFETIME,
     Session,
     new_session,
-    read_link,
     same,
     session_caller,
     sign,
     unsign,
 )
-from charter.services.login_codes import redeem_login_code
+from charter.services.context import Context
+from charter.services.login_codes import peek_login_code, redeem_login_code
 from charter.services.tokens import authenticate
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-LINK_REFUSED = "this sign-in link is invalid, has expired or was already used; ask an admin for a new one"
+_T = TypeVar("_T")
 
 
 def _login_csrf(request: Request) -> tuple[str, str | None]:
@@ -114,12 +124,29 @@ def login(
     return _start_session(request, caller.token_id, caller.principal, next)
 
 
+def _braked(request: Request, code: str, use: Callable[[Context, str], _T]) -> _T:
+    """``use(context, code)``, refused while this address has failed too often; a refused code counts as a failure."""
+    client = request.client.host if request.client else "unknown"
+    failures: AuthFailures = request.app.state.auth_failures
+    if failures.blocked(client):
+        raise RateLimited("too many failed sign-ins from this address; wait a minute and ask for a new link")
+    try:
+        return use(base_context(request), code.strip())
+    except Unauthenticated:
+        failures.failed(client)
+        raise
+
+
+def _sign_in_with_code(request: Request, code: str) -> Response:
+    """Redeem a one-time code and start the session it buys (``/login/once`` and the POST of ``/login/link``)."""
+    found = _braked(request, code, functools.partial(redeem_login_code, session_lifetime=SESSION_LIFETIME))
+    return _start_session(request, found.session_token_id, found.principal, "/")
+
+
 @router.get("/login/link")
 def link_form(request: Request, code: str = "") -> Response:
-    found = read_link(state(request).key, code, now(request))
-    if found is None or state(request).redeemed(found.nonce):
-        raise Unauthenticated(LINK_REFUSED)
-    return _login_page(request, "link.html", code=code, principal=found.principal)
+    principal = _braked(request, code, peek_login_code)  # checks the code without using it up
+    return _login_page(request, "link.html", code=code.strip(), principal=principal)
 
 
 @router.post("/login/link")
@@ -127,24 +154,12 @@ def redeem_link(
     request: Request, code: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     _check_login_csrf(request, csrf_token)
-    found = read_link(state(request).key, code, now(request))
-    if found is None or not state(request).redeem(found.nonce, found.expires, now(request)):
-        raise Unauthenticated(LINK_REFUSED)
-    return _start_session(request, found.token_id, found.principal, "/")
+    return _sign_in_with_code(request, code)
 
 
 @router.get("/login/once")
 def login_once(request: Request, code: str = "") -> Response:
-    client = request.client.host if request.client else "unknown"
-    failures: AuthFailures = request.app.state.auth_failures
-    if failures.blocked(client):
-        raise RateLimited("too many failed sign-ins from this address; wait a minute and ask for a new link")
-    try:
-        found = redeem_login_code(base_context(request), code.strip(), session_lifetime=SESSION_LIFETIME)
-    except Unauthenticated:
-        failures.failed(client)
-        raise
-    return _start_session(request, found.session_token_id, found.principal, "/")
+    return _sign_in_with_code(request, code)
 
 
 @router.post("/logout")

@@ -1,6 +1,6 @@
 """Dashboard sessions: signed cookies that map a browser to an API token, CSRF tokens, one-time login links.
 
-Nothing here is stored on the server: every value the browser holds is JSON signed with
+No cookie is stored on the server: every value the browser holds is JSON signed with
 HMAC-SHA256 under a per-home key (:func:`session_key`), with a purpose string mixed into the MAC
 so a value signed for one use (a flash message) is never accepted for another (a session).
 
@@ -11,10 +11,11 @@ so a value signed for one use (a flash message) is never accepted for another (a
 - **CSRF**: every form carries the session's CSRF token in a hidden field; a POST whose field does
   not match is refused with 403. Before login, the login forms use a signed random value held in
   the ``charter_login`` cookie the same way.
-- **One-time login link** (:func:`create_login_link`): an admin mints a token for a principal (on
-  the ledger as ``token.created``, named ``login link``) and gets ``/login/link?code=...``: the
-  token's id, the principal, an expiry (15 minutes) and a nonce, signed. A code is redeemed once
-  per server process; it lapses at its expiry whatever happens.
+- **One-time login link** (:func:`create_login_link`): an admin mints a one-time code for a
+  principal (:mod:`charter.services.login_codes`: stored as a hash, on the ledger) and gets
+  ``/login/link?code=clc_...``. Opening the link shows a confirmation button without using the
+  code; pressing it redeems the code for a session. The code works once across every server of
+  the home, even after a restart, and lapses at its expiry (15 minutes by default).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ import hmac
 import json
 import os
 import secrets
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +37,8 @@ from charter.config import KEY_DIR, Settings
 from charter.ledger.keys import load_private_key
 from charter.services.access import roles_of
 from charter.services.context import Context
-from charter.services.tokens import Caller, create_token, list_tokens
+from charter.services.login_codes import mint_login_code
+from charter.services.tokens import Caller, list_tokens
 
 SESSION_COOKIE = "charter_session"
 LOGIN_COOKIE = "charter_login"
@@ -126,27 +127,11 @@ class Session:
             return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class WebState:
-    """What the dashboard keeps per app: the signing key and the login-link codes already redeemed."""
+    """What the dashboard keeps per app: the key that signs its cookies."""
 
     key: bytes
-    _redeemed: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def redeemed(self, nonce: str) -> bool:
-        with self._lock:
-            return nonce in self._redeemed
-
-    def redeem(self, nonce: str, expires: float, now: float) -> bool:
-        """True the first time a link's nonce is redeemed here; expired nonces are forgotten."""
-        with self._lock:
-            for old in [n for n, until in self._redeemed.items() if until < now]:
-                del self._redeemed[old]
-            if nonce in self._redeemed:
-                return False
-            self._redeemed[nonce] = expires
-            return True
 
 
 def new_session(caller: Caller, *, now: float, token_expires: str | None) -> Session:
@@ -179,34 +164,13 @@ def session_caller(context: Context, session: Session) -> tuple[Caller, str | No
 def create_login_link(
     context: Context, principal: str, *, base_url: str = "", expires_in: timedelta = LINK_LIFETIME
 ) -> str:
-    """A one-time sign-in link for ``principal`` (the context's actor must be an admin: it mints a token).
+    """A one-time sign-in link for ``principal`` (the context's actor must be an admin: it mints a login code).
 
-    The link is ``{base_url}/login/link?code=...``; opening it shows a confirmation button, and
-    pressing that signs the browser in as ``principal`` with the roles it holds. The code
-    expires after ``expires_in``; the session it starts lasts at most :data:`SESSION_LIFETIME`.
+    The link is ``{base_url}/login/link?code=clc_...``, holding a code from
+    :func:`charter.services.login_codes.mint_login_code` (``principal`` must hold a role;
+    ``expires_in`` is at most an hour). Opening it shows a confirmation button without using the
+    code; pressing that redeems the code once, on any server of the home, and signs the browser
+    in as ``principal`` with the roles it holds, for at most :data:`SESSION_LIFETIME`.
     """
-    now = context.clock.now()
-    token, _ = create_token(context, principal, name="login link", expires=now + expires_in + SESSION_LIFETIME)
-    code = sign(session_key(context.settings), "login-link", {
-        "t": token.id, "p": token.principal, "e": (now + expires_in).timestamp(), "n": secrets.token_urlsafe(16),
-    })  # fmt: skip
-    return f"{base_url.rstrip('/')}/login/link?code={code}"
-
-
-@dataclass(frozen=True)
-class LinkCode:
-    token_id: str
-    principal: str
-    expires: float
-    nonce: str
-
-
-def read_link(key: bytes, code: str | None, now: float) -> LinkCode | None:
-    data = unsign(key, "login-link", code)
-    if data is None:
-        return None
-    try:
-        found = LinkCode(str(data["t"]), str(data["p"]), float(data["e"]), str(data["n"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return found if found.expires > now else None
+    minted = mint_login_code(context, principal, lifetime=expires_in)
+    return f"{base_url.rstrip('/')}/login/link?code={minted.code}"
