@@ -71,3 +71,23 @@ def test_registry_errors_are_one_line(tmp_path: Path) -> None:
         assert code == 1, (args, out, err)
         assert err.startswith(start), err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_a_model_card_is_printed_or_written(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert charter(home, "init")[0] == 0
+    assert charter(home, "model", "register", "credit-risk", "--task", "binary_classification",
+                   "--risk-tier", "high", "--owner", "alice")[0] == 0  # fmt: skip
+    (tmp_path / "m1.bin").write_bytes(b"one")
+    assert charter(home, "model", "add-version", "credit-risk", str(tmp_path / "m1.bin"))[0] == 0
+    assert charter(home, "alias", "set", "credit-risk@1", "prod")[0] == 0
+    code, out, err = charter(home, "model", "card", "credit-risk:prod")
+    assert code == 0, err
+    assert out.startswith("# Model card: credit-risk@1\n") and "| Owner | alice |" in out
+    assert "| Aliases | credit-risk:prod |" in out and "Global feature importance: not computed." in out
+    written = tmp_path / "card.md"
+    code, out, err = charter(home, "model", "card", "credit-risk@1", "--out", str(written))
+    assert (code, out.strip()) == (0, f"Wrote the model card of credit-risk@1 to {written}"), err
+    assert written.read_text().startswith("# Model card: credit-risk@1\n")
+    code, _, err = charter(home, "model", "card", "credit-risk@4")
+    assert code == 1 and "Error: credit-risk has no version 4 (versions: 1)" in err

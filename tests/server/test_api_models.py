@@ -136,3 +136,25 @@ def test_documents_are_attached_by_path_and_digest(server: dict[str, Any], tmp_p
     assert [d["kind"] for d in second["items"]] == ["risk_assessment"]  # the model-wide one, not v1's card
     wrong = call(server, "developer", "POST", "/models/credit-risk/documents", json={"path": str(risk), "kind": "memo"})
     assert wrong.status_code == 400 and wrong.json()["message"].startswith("document kind 'memo' is not one of")
+
+
+def test_a_versions_model_card_is_the_services_markdown(server: dict[str, Any], tmp_path: Path) -> None:
+    from charter.services.evaluation import record_evaluation
+    from charter.services.model_cards import render_model_card
+
+    assert call(server, "developer", "POST", "/models", json=MODEL).status_code == 201
+    weights = artifact(tmp_path, "w1.pkl", b"weights one")
+    assert call(server, "developer", "POST", "/models/credit-risk/versions",
+                json={"artifact": weights.as_uri()}).status_code == 201  # fmt: skip
+    with open_context(server["settings"], clock=server["clock"]) as context:
+        record_evaluation(context, "credit-risk@1", dataset="holdout", metrics={"roc_auc": 0.86123})
+        expected = render_model_card(context, "credit-risk@1").markdown
+    found = call(server, "viewer", "GET", "/models/credit-risk/versions/1/card")
+    assert found.status_code == 200, found.text
+    assert found.json() == {"ref": "credit-risk@1", "markdown": expected}
+    assert "| roc_auc | 0.861 |" in expected and "Global feature importance: not computed." in expected
+    missing = call(server, "viewer", "GET", "/models/credit-risk/versions/7/card")
+    assert missing.status_code == 404 and missing.json()["message"] == "credit-risk has no version 7 (versions: 1)"
+    assert (
+        call(server, "viewer", "GET", "/models/fraud/versions/1/card").json()["message"].startswith("no model 'fraud'")
+    )

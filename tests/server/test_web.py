@@ -150,7 +150,8 @@ def test_every_page_renders_for_a_seeded_home(settings: Settings, tmp_path: Path
             "/models/credit-risk": ['data-testid="alias-prod">1<', "credit-risk@2", 'id="charts-data"',
                                     "drift.share_drifted", "<svg", "applications@1", "INC-1", "pending approval",
                                     'data-testid="decisions"', "/static/plotly.min.js?v="],
-            "/models/credit-risk?version=1": ["Lineage of credit-risk@1"],
+            "/models/credit-risk?version=1": ["Lineage of credit-risk@1", "/models/credit-risk/versions/1/card.md"],
+            "/models/credit-risk/versions/1/card.md": ["credit-risk@1", "applications@1"],
             "/datasets/applications": ["certified", "contract", "s3://lake/applications", "training", "credit-risk@1"],
             "/datasets/customers": ["email", "consent", "is not certified"],
             "/incidents": ["INC-1", "data drift on credit-risk:prod"],
@@ -173,7 +174,12 @@ def test_every_page_renders_for_a_seeded_home(settings: Settings, tmp_path: Path
         page = web.client.get(older.group(1).replace("&amp;", "&"))
         assert "Page 2 of 4" in page.text and "Newest" in page.text
         assert re.findall(r"<tr><td>(\d+)</td>", page.text) == [str(seq) for seq in range(27, 17, -1)]
-        for url, status in (("/models/nope", 404), ("/models/credit-risk?version=9", 404), ("/incidents/INC-9", 404)):
+        for url, status in (
+            ("/models/nope", 404),
+            ("/models/credit-risk?version=9", 404),
+            ("/incidents/INC-9", 404),
+            ("/models/credit-risk/versions/9/card.md", 404),
+        ):
             page = web.client.get(url)
             assert page.status_code == status and "not_found" in page.text
 

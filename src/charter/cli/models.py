@@ -205,6 +205,24 @@ def show(
     _print_fields(shown.to_dict())
 
 
+@app.command()
+def card(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The version: credit-risk@3 or credit-risk:prod.")],
+    out: Annotated[Path | None, typer.Option(help="Write the Markdown to this file instead of printing it.")] = None,
+) -> None:
+    """Render a version's model card (Markdown) from the registry, lineage, evaluations, gates and incidents."""
+    from charter.services.model_cards import render_model_card
+
+    with open_context(ctx) as context:
+        rendered = render_model_card(context, reference)
+    if out is None:
+        typer.echo(rendered.markdown, nl=False)
+        return
+    out.write_text(rendered.markdown, encoding="utf-8")
+    stdout().print(f"Wrote the model card of {rendered.ref} to {out}")
+
+
 def _print_fields(fields: dict[str, Any]) -> None:
     from rich.table import Table
 

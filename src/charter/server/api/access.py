@@ -47,6 +47,7 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     "GET /models/{name}/versions": READ,
     "POST /models/{name}/versions": REGISTRY,
     "GET /models/{name}/versions/{version}": READ,
+    "GET /models/{name}/versions/{version}/card": READ,
     "POST /models/{name}/versions/{version}/status": REGISTRY,
     "GET /models/{name}/aliases/{alias}": READ,
     "GET /models/{name}/aliases/{alias}/history": READ,

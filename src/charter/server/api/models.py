@@ -32,7 +32,7 @@ from charter.server.api.schemas import (
 )
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
-from charter.services import aliases, documents, registry
+from charter.services import aliases, documents, model_cards, registry
 from charter.services.artifacts import digest_artifact
 from charter.services.tokens import Caller
 from charter.vocabulary import RISK_TIERS, TASKS
@@ -208,6 +208,26 @@ def get_version(
 ) -> Any:
     """One version: artifact digest, schemas, source and the aliases pointing at it."""
     return VersionOut.model_validate(registry.resolve_version(context_for(request, who), f"{name}@{version}").to_dict())
+
+
+class ModelCardOut(BaseModel):
+    ref: str = Field(description="The version the card is about, e.g. credit-risk@3.")
+    markdown: str = Field(description="The model card, as Markdown.")
+
+
+@router.get(
+    "/models/{name}/versions/{version}/card", response_model=ModelCardOut, responses=ERRORS,
+    summary="A version's model card",
+)  # fmt: skip
+def get_model_card(
+    request: Request,
+    who: Annotated[Caller, roles("GET /models/{name}/versions/{version}/card")],
+    name: NamePath,
+    version: VersionPath,
+) -> Any:
+    """The version's model card in Markdown: inventory fields, lineage, evaluations, explanations, gates, incidents."""
+    card = model_cards.render_model_card(context_for(request, who), f"{name}@{version}")
+    return ModelCardOut.model_validate(card.to_dict())
 
 
 @router.post(

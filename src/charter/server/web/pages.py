@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from charter.errors import NotFound
 from charter.server.web import graph, views
 from charter.server.web.assets import plotly_version
 from charter.server.web.routing import SignedIn, WebRoute, acting, render
-from charter.services import datasets, documents, evaluation, incidents, lineage, policies, registry
+from charter.services import datasets, documents, evaluation, incidents, lineage, model_cards, policies, registry
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -43,6 +43,13 @@ def model_page(request: Request, name: str, who: SignedIn, version: int | None =
         evaluations=evaluations[::-1][:5], documents=documents.documents_for(context, chosen.ref) if chosen else [],
         plotly_version=plotly_version(),
     )  # fmt: skip
+
+
+@router.get("/models/{name}/versions/{version}/card.md")
+def model_card(request: Request, name: str, version: int, who: SignedIn) -> Response:
+    """The version's model card as Markdown (``charter model card`` and the API render the same)."""
+    card = model_cards.render_model_card(acting(request, who), f"{name}@{version}")
+    return PlainTextResponse(card.markdown, media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/datasets/{name}")
