@@ -40,7 +40,6 @@ from charter.server.web.routing import (
 from charter.server.web.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    SESSION_LIFETIME,
     Session,
     new_session,
     same,
@@ -49,7 +48,7 @@ from charter.server.web.session import (
     unsign,
 )
 from charter.services.context import Context
-from charter.services.login_codes import peek_login_code, redeem_login_code
+from charter.services.login_codes import SESSION_LIFETIME, peek_login_code, redeem_login_code
 from charter.services.tokens import authenticate
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)

@@ -37,13 +37,12 @@ from charter.config import KEY_DIR, Settings
 from charter.ledger.keys import load_private_key
 from charter.services.access import roles_of
 from charter.services.context import Context
-from charter.services.login_codes import mint_login_code
+from charter.services.login_codes import SESSION_LIFETIME, mint_login_code
 from charter.services.tokens import Caller, list_tokens
 
 SESSION_COOKIE = "charter_session"
 LOGIN_COOKIE = "charter_login"
 FLASH_COOKIE = "charter_flash"
-SESSION_LIFETIME = timedelta(hours=8)
 LINK_LIFETIME = timedelta(minutes=15)
 FLASH_LIFETIME = timedelta(minutes=2)
 SESSION_KEY_FILE = "web-session.key"
