@@ -104,35 +104,7 @@ class TokenCache:
 
 def caller(request: Request) -> Caller:
     """The request's caller from its bearer token (or the web session's, set by the dashboard)."""
-    found = getattr(request.state, "caller", None)
-    if isinstance(found, Caller):
-        return found
-    client, secret = _bearer(request)
-    context: Context = request.app.state.context
-    cache: TokenCache = request.app.state.token_cache
-    key, now = hash_secret(secret), context.clock.now()
-    found = cache.get(key, now)
-    if found is None:
-        with context.engine.connect() as connection:
-            found = authenticate(connection, secret, now)
-        if found is None:
-            request.app.state.auth_failures.failed(client)
-            raise Unauthenticated("the token is unknown, revoked or expired")
-        cache.put(key, found, now)
-    request.state.caller = found
-    return found
-
-
-def _bearer(request: Request) -> tuple[str, str]:
-    """The client's address and the bearer secret it sent; refused when it has failed too often or sent none."""
-    client = request.client.host if request.client else "unknown"
-    failures: AuthFailures = request.app.state.auth_failures
-    if failures.blocked(client):
-        raise RateLimited("too many failed authentications from this address; wait a minute and check the token")
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthenticated("this route needs a token: send Authorization: Bearer <token> (charter token create)")
-    return client, secret.strip()
+    return _known(request) or _looked_up(request)
 
 
 def _known(request: Request) -> Caller | None:
@@ -149,6 +121,33 @@ def _known(request: Request) -> Caller | None:
     return found
 
 
+def _looked_up(request: Request) -> Caller:
+    """The caller of a token not in the cache, from the store (then cached); a failure counts towards the brake."""
+    client, secret = _bearer(request)
+    context: Context = request.app.state.context
+    now = context.clock.now()
+    with context.engine.connect() as connection:
+        found = authenticate(connection, secret, now)
+    if found is None:
+        request.app.state.auth_failures.failed(client)
+        raise Unauthenticated("the token is unknown, revoked or expired")
+    request.app.state.token_cache.put(hash_secret(secret), found, now)
+    request.state.caller = found
+    return found
+
+
+def _bearer(request: Request) -> tuple[str, str]:
+    """The client's address and the bearer secret it sent; refused when it has failed too often or sent none."""
+    client = request.client.host if request.client else "unknown"
+    failures: AuthFailures = request.app.state.auth_failures
+    if failures.blocked(client):
+        raise RateLimited("too many failed authentications from this address; wait a minute and check the token")
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("this route needs a token: send Authorization: Bearer <token> (charter token create)")
+    return client, secret.strip()
+
+
 def allow(*roles: str) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency admitting callers that hold one of ``roles``.
 
@@ -159,7 +158,7 @@ def allow(*roles: str) -> Callable[[Request], Awaitable[Caller]]:
     async def check(request: Request) -> Caller:
         found = _known(request)
         if found is None:
-            found = await run_in_threadpool(caller, request)
+            found = await run_in_threadpool(_looked_up, request)
         if not set(found.roles) & set(roles):
             having = ", ".join(found.roles) or "no role"
             raise Forbidden(f"this route needs the role {' or '.join(roles)}; {found.principal} has {having}")
