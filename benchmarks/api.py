@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 s instead of 60 s")
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=None, help="how long (default 60, or 10 with --quick)")
-    parser.add_argument("--workers", type=int, default=1, help="charter serve --workers (default 1)")
+    parser.add_argument("--workers", type=int, default=2, help="charter serve --workers (default 2: one per core here)")
     args = parser.parse_args()
     seconds = args.seconds or (10.0 if args.quick else 60.0)
     with tempfile.TemporaryDirectory(prefix="charter-api-") as folder:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from charter.config import Settings
+from charter.config import Settings, load_settings
 from charter.services.context import open_context
 from charter.services.home import init_home
 from charter.services.tokens import create_token
@@ -91,3 +91,24 @@ def test_serve_refuses_zero_workers(tmp_path: Path) -> None:
     done = subprocess.run([*CHARTER, "--home", str(tmp_path), "serve", "--workers", "0"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "--workers" in done.stderr
+
+
+def test_the_served_app_keeps_its_startup_heap_out_of_the_cyclic_gc(tmp_path: Path) -> None:
+    """``charter serve`` freezes what building the app made (full collections stalled requests 100+ ms)."""
+    settings = load_settings(env={}, home=tmp_path / "home", actor="user:tester")
+    init_home(settings)
+    script = (
+        "import gc, sys\n"
+        "from charter.config import load_settings\n"
+        "from charter.server.app import create_app, served_app\n"
+        "settings = load_settings(env={}, home=sys.argv[1])\n"
+        "create_app(settings)\n"
+        "print(gc.get_freeze_count())\n"
+        "served_app(settings)\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(settings.home)], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    before, after = (int(line) for line in done.stdout.split())
+    assert before == 0  # the app tests build freezes nothing
+    assert after > 50_000  # the libraries and the app: tens of thousands of objects at least

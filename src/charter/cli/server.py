@@ -107,7 +107,7 @@ def serve_command(
     # Worker processes build their own app from the environment: hand them this run's home and store.
     os.environ["CHARTER_HOME"] = str(found.home)
     os.environ["CHARTER_DATABASE_URL"] = found.database_url
-    uvicorn.run("charter.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("charter.server.app:served_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")  # fmt: skip
 
 
@@ -115,6 +115,6 @@ def serve_home(found: Settings, host: str, port: int) -> None:
     """Serve one home from this process until Ctrl-C (``charter serve``; ``charter demo`` after its story)."""
     import uvicorn
 
-    from charter.server.app import create_app
+    from charter.server.app import served_app
 
-    uvicorn.run(create_app(found), host=host, port=port, log_level="warning")
+    uvicorn.run(served_app(found), host=host, port=port, log_level="warning")

@@ -58,6 +58,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return app
 
 
+def served_app(settings: Settings | None = None) -> FastAPI:
+    """The app as ``charter serve`` runs it: :func:`create_app`, then what it built kept out of the cyclic GC.
+
+    The server's process holds a large, long-lived heap (the store, FastAPI, pydantic, the metric
+    libraries), and every full collection walked all of it: 100-125 ms stalls, every few seconds
+    under load, which set the API's p99 (``benchmarks/api.py``). ``gc.freeze()`` after building
+    the app moves that heap out of the collector's reach, so a collection scans only what requests
+    made. Tests build many apps in one process and use :func:`create_app`, which freezes nothing.
+    """
+    import gc
+
+    app = create_app(settings)
+    gc.collect()
+    gc.freeze()
+    return app
+
+
 def _optional_routers() -> list[Any]:
     """The dashboard and /metrics, registered when their modules exist (they are separate layers of the server)."""
     import importlib

@@ -13,11 +13,11 @@ from the ledger, so what the incident page shows is what the audit proves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.engine import Connection
 
 from charter.clock import format_timestamp
@@ -27,6 +27,7 @@ from charter.ledger import UnitOfWork, unit_of_work
 from charter.ledger.chain import EntryFilter, list_entries
 from charter.services.context import Context
 from charter.services.monitors import SEVERITIES, Monitor
+from charter.services.records import fields_dict, row_fields
 from charter.store.schema import incidents, monitors
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Incident:
         return f"INC-{self.number}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ref": self.ref}
+        return {**fields_dict(self), "ref": self.ref}
 
 
 def alert(
@@ -225,7 +226,7 @@ def list_incidents(
 ) -> list[Incident]:
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status {status!r} is not one of {', '.join(STATUSES)}")
-    query = select(incidents).order_by(incidents.c.number.desc())
+    query = _with_monitor().order_by(incidents.c.number.desc())
     if status is not None:
         query = query.where(incidents.c.status == status)
     if open_only:
@@ -304,19 +305,26 @@ def _open_for(connection: Connection, dedup_key: str) -> Mapping[str, Any] | Non
 
 def _require(connection: Connection, reference: str) -> Incident:
     text = reference.strip().upper().removeprefix("INC-")
-    query = select(incidents).where(incidents.c.number == int(text)) if text.isdigit() else (
-        select(incidents).where(incidents.c.id == reference.strip()))  # fmt: skip
+    query = _with_monitor().where(
+        incidents.c.number == int(text) if text.isdigit() else incidents.c.id == reference.strip()
+    )
     row = connection.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no incident {reference!r} (`charter incidents list` shows them)")
     return _incident(connection, dict(row))
 
 
+def _with_monitor() -> Select[Any]:
+    """Incidents with their monitor's name (``monitor``) in one query."""
+    joined = incidents.outerjoin(monitors, monitors.c.id == incidents.c.monitor_id)
+    return select(incidents, monitors.c.name.label("monitor")).select_from(joined)
+
+
 def _incident(connection: Connection, row: Mapping[str, Any]) -> Incident:
-    name = None
-    if row.get("monitor_id"):
+    """The record of an incident's row; its monitor's name is read unless the row has it (:func:`_with_monitor`)."""
+    name = row.get("monitor")
+    if "monitor" not in row and row.get("monitor_id"):
         name = connection.execute(
             select(monitors.c.name).where(monitors.c.id == row["monitor_id"])
         ).scalar_one_or_none()
-    fields = {k: row[k] for k in Incident.__dataclass_fields__ if k in row and k != "monitor"}
-    return Incident(**fields, monitor=name)
+    return Incident(**row_fields(row, Incident.__dataclass_fields__, skip=("monitor",)), monitor=name)

@@ -21,6 +21,7 @@ from charter.services.artifacts import ArtifactDigest
 from charter.services.context import Context
 from charter.services.edges import EdgeSpec, Node, insert_edge
 from charter.services.feature_schema import validate_schema
+from charter.services.records import fields_dict, row_fields
 from charter.services.references import Reference, check_model_name, listed, parse_reference
 from charter.store.engine import translate_errors
 from charter.store.schema import aliases, model_tags, model_versions, models
@@ -72,7 +73,7 @@ class Model:
     aliases: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tags": list(self.tags)}
+        return {**fields_dict(self), "tags": list(self.tags), "aliases": dict(self.aliases)}
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class ModelVersion:
         return f"{self.model}@{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ref": self.ref, "aliases": list(self.aliases)}
+        return {**fields_dict(self), "ref": self.ref, "aliases": list(self.aliases)}
 
 
 def register_model(context: Context, spec: ModelSpec) -> Model:
@@ -373,7 +374,7 @@ def _models(connection: Connection, query: Any) -> list[Model]:
         pointers.setdefault(model_id, {})[alias] = version
     return [
         Model(
-            **{k: row[k] for k in Model.__dataclass_fields__ if k in row},
+            **row_fields(row, Model.__dataclass_fields__),
             tags=tuple(tags.get(row["id"], ())),
             versions=int(counts.get(row["id"], 0)),
             aliases=pointers.get(row["id"], {}),
@@ -395,7 +396,7 @@ def _versions(connection: Connection, model: str, query: Any) -> list[ModelVersi
     fields = ModelVersion.__dataclass_fields__
     return [
         ModelVersion(
-            **{k: row[k] for k in fields if k in row and k != "model"},
+            **row_fields(row, fields, skip=("model",)),
             model=model,
             aliases=tuple(names.get(row["id"], ())),
         )

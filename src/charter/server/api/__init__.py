@@ -37,7 +37,7 @@ def health() -> Health:
 
 
 @router.get("/whoami", response_model=Me, tags=["server"], responses=ERRORS)
-def whoami(who: Reader) -> Me:
+async def whoami(who: Reader) -> Me:
     """The principal the token acts as, and its roles."""
     return Me(principal=who.principal, roles=list(who.roles))
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import ChangeRequestOut, IdPath, Items, Justified, Reason
+from charter.server.api.schemas import ChangeRequestOut, IdPath, Items, Justified, Reason, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import approvals
@@ -42,7 +42,7 @@ def list_requests(
     found = approvals.list_requests(
         context_for(request, who), states=tuple(state or ()), kind=kind, awaiting=who.principal if awaiting_me else None
     )
-    return Items[ChangeRequestOut].model_validate({"items": [r.to_dict() for r in found]})
+    return reply(Items[ChangeRequestOut].model_validate({"items": [r.to_dict() for r in found]}))
 
 
 @router.get(
@@ -52,7 +52,9 @@ def get_request(
     request: Request, who: Annotated[Caller, roles("GET /change-requests/{request_id}")], request_id: IdPath
 ) -> Any:
     """One change request with its payload, requirement, approvals and what is still missing."""
-    return ChangeRequestOut.model_validate(approvals.get_request(context_for(request, who), request_id).to_dict())
+    return reply(
+        ChangeRequestOut.model_validate(approvals.get_request(context_for(request, who), request_id).to_dict())
+    )
 
 
 @router.post(

@@ -26,6 +26,7 @@ from charter.server.api.schemas import (
     Text,
     VersionPath,
     offset_page,
+    reply,
 )
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
@@ -140,7 +141,7 @@ def list_datasets(
     """Datasets by name; a page of ``limit`` at a time."""
     context = context_for(request, who)
     found = datasets.list_datasets(context, owner=owner, name_contains=q, limit=limit + 1, offset=offset)
-    return OffsetPage[DatasetOut].model_validate(offset_page([d.to_dict() for d in found], limit, offset))
+    return reply(OffsetPage[DatasetOut].model_validate(offset_page([d.to_dict() for d in found], limit, offset)))
 
 
 @router.post("/datasets", response_model=DatasetOut, status_code=201, responses=ERRORS, summary="Register a dataset")
@@ -153,7 +154,7 @@ def register_dataset(request: Request, who: Annotated[Caller, roles("POST /datas
 @router.get("/datasets/{name}", response_model=DatasetOut, responses=ERRORS, summary="Show a dataset")
 def get_dataset(request: Request, who: Annotated[Caller, roles("GET /datasets/{name}")], name: NamePath) -> Any:
     """One dataset's provenance and its number of versions."""
-    return DatasetOut.model_validate(datasets.get_dataset(context_for(request, who), name).to_dict())
+    return reply(DatasetOut.model_validate(datasets.get_dataset(context_for(request, who), name).to_dict()))
 
 
 @router.get(
@@ -166,7 +167,7 @@ def list_dataset_versions(
     """Every version, oldest first, with schema, quality, classification and certifications."""
     context = context_for(request, who)
     found = datasets.list_dataset_versions(context, name)
-    return Items[DatasetVersionOut].model_validate({"items": [v.to_dict(context.clock.now()) for v in found]})
+    return reply(Items[DatasetVersionOut].model_validate({"items": [v.to_dict(context.clock.now()) for v in found]}))
 
 
 @router.post(
@@ -197,7 +198,7 @@ def get_dataset_version(
 ) -> Any:
     """One version with its columns' classification and its certifications."""
     context = context_for(request, who)
-    return _version(datasets.resolve_dataset_version(context, f"{name}@{version}"), context.clock.now())
+    return reply(_version(datasets.resolve_dataset_version(context, f"{name}@{version}"), context.clock.now()))
 
 
 @router.patch(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import MAX_COUNT, MODEL_REF, Body, Ident, IdPath, Items, ModelRef, Text
+from charter.server.api.schemas import MAX_COUNT, MODEL_REF, Body, Ident, IdPath, Items, ModelRef, Text, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import evaluation
@@ -61,7 +61,7 @@ def list_evaluations(
 ) -> Any:
     """The version's evaluations, newest first."""
     found = evaluation.list_evaluations(context_for(request, who), ref)
-    return Items[EvaluationOut].model_validate({"items": [e.to_dict() for e in found]})
+    return reply(Items[EvaluationOut].model_validate({"items": [e.to_dict() for e in found]}))
 
 
 @router.post(
@@ -83,4 +83,6 @@ def get_evaluation(
     request: Request, who: Annotated[Caller, roles("GET /evaluations/{evaluation_id}")], evaluation_id: IdPath
 ) -> Any:
     """One evaluation: metrics, slices, fairness, suites and notes."""
-    return EvaluationOut.model_validate(evaluation.get_evaluation(context_for(request, who), evaluation_id).to_dict())
+    return reply(
+        EvaluationOut.model_validate(evaluation.get_evaluation(context_for(request, who), evaluation_id).to_dict())
+    )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import NAME, IdPath
+from charter.server.api.schemas import NAME, IdPath, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services.explanations import explain_decision
@@ -68,4 +68,4 @@ def explain(
 ) -> Any:
     """The decision's explanation: base value, each feature's contribution, the model's output, additivity."""
     found = explain_decision(context_for(request, who), decision_id, model=model, method=method)
-    return ExplanationOut.model_validate(found.to_dict())
+    return reply(ExplanationOut.model_validate(found.to_dict()))

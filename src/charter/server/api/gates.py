@@ -24,6 +24,7 @@ from charter.server.api.schemas import (
     ModelName,
     ModelRef,
     Text,
+    reply,
 )
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
@@ -103,7 +104,7 @@ def gate_history(
 ) -> Any:
     """Every stored gate result of the version, newest first (without the evidence)."""
     found = gates.gate_history(context_for(request, who), ref)
-    return Items[GateSummaryOut].model_validate({"items": found})
+    return reply(Items[GateSummaryOut].model_validate({"items": found}))
 
 
 @router.post("/gates", response_model=GateDetailOut, status_code=201, responses=ERRORS, summary="Run a gate")

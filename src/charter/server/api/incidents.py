@@ -25,6 +25,7 @@ from charter.server.api.schemas import (
     Justified,
     Note,
     Text,
+    reply,
 )
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
@@ -103,7 +104,7 @@ def list_incidents(
 ) -> Any:
     """Incidents, newest first."""
     found = incidents.list_incidents(context_for(request, who), status=status, model=model, open_only=open_only)
-    return Items[IncidentOut](items=[_incident(i) for i in found])
+    return reply(Items[IncidentOut](items=[_incident(i) for i in found]))
 
 
 @router.get("/incidents/{ref}", response_model=IncidentDetailOut, responses=ERRORS, summary="Show an incident")
@@ -111,7 +112,7 @@ def get_incident(request: Request, who: Annotated[Caller, roles("GET /incidents/
     """The incident with its timeline: alerts, notifications, acknowledgements, remediation, from the ledger."""
     context = context_for(request, who)
     found = incidents.get_incident(context, ref)
-    return IncidentDetailOut.model_validate({**found.to_dict(), "timeline": incidents.timeline(context, ref)})
+    return reply(IncidentDetailOut.model_validate({**found.to_dict(), "timeline": incidents.timeline(context, ref)}))
 
 
 @router.post("/incidents/{ref}/ack", response_model=IncidentOut, responses=ERRORS, summary="Acknowledge an incident")
@@ -207,4 +208,4 @@ def alertmanager_webhook(
     """Prometheus alerts about the serving stack: firing alerts open or join an incident (one per label set),
     resolved alerts resolve it. Point an Alertmanager ``webhook_configs`` receiver here with a bearer token."""
     found = incidents.from_alertmanager(context_for(request, who), payload, escalation=escalation)
-    return Items[IncidentOut](items=[_incident(i) for i in found])
+    return reply(Items[IncidentOut](items=[_incident(i) for i in found]))

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import ALIAS, MAX_VERSION, NAME, Ident, Items
+from charter.server.api.schemas import ALIAS, MAX_VERSION, NAME, Ident, Items, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import lake, pages
@@ -59,7 +59,7 @@ class LakeReportOut(BaseModel):
 @router.get("/lake", response_model=Items[LakeModelOut], responses=ERRORS, summary="Models with logged decisions")
 def overview(request: Request, who: Annotated[Caller, roles("GET /lake")]) -> Any:
     """Every model with a decisions table: row counts, table version and location."""
-    return Items[LakeModelOut].model_validate({"items": lake.lake_overview(context_for(request, who))})
+    return reply(Items[LakeModelOut].model_validate({"items": lake.lake_overview(context_for(request, who))}))
 
 
 @router.get(
@@ -85,7 +85,7 @@ def decisions(
         context_for(request, who), model, start=start, end=end, versions=version, alias=alias, columns=columns,
         limit=limit, cursor=cursor,
     )  # fmt: skip
-    return DecisionPageOut.model_validate(found.__dict__)
+    return reply(DecisionPageOut.model_validate(found.__dict__))
 
 
 @router.post("/lake/{model}/verify", response_model=LakeReportOut, responses=ERRORS, summary="Verify a model's lake")

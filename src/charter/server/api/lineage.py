@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import DATASET_REF, MODEL_REF, Body, DatasetRef, Ident, ModelRef, Text
+from charter.server.api.schemas import DATASET_REF, MODEL_REF, Body, DatasetRef, Ident, ModelRef, Text, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import lineage
@@ -80,13 +80,13 @@ def upstream(
     kind: Literal["model", "dataset"] = "model",
 ) -> Any:
     """The tree of everything the version was built from, nearest inputs first (``kind`` says what ``ref`` is)."""
-    return NodeOut.model_validate(lineage.upstream(context_for(request, who), ref, kind=kind).to_dict())
+    return reply(NodeOut.model_validate(lineage.upstream(context_for(request, who), ref, kind=kind).to_dict()))
 
 
 @router.get("/lineage/{ref}/impact", response_model=ImpactOut, responses=ERRORS, summary="What a dataset feeds")
 def impact(request: Request, who: Annotated[Caller, roles("GET /lineage/{ref}/impact")], ref: DatasetRefPath) -> Any:
     """Every dataset version derived from ``ref`` and every model version (with its aliases) fed by any of them."""
-    return ImpactOut.model_validate(lineage.impact(context_for(request, who), ref).to_dict())
+    return reply(ImpactOut.model_validate(lineage.impact(context_for(request, who), ref).to_dict()))
 
 
 @router.post("/lineage/edges", response_model=EdgeOut, status_code=201, responses=ERRORS, summary="Link versions")

@@ -29,6 +29,7 @@ from charter.server.api.schemas import (
     Text,
     VersionPath,
     offset_page,
+    reply,
 )
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
@@ -152,7 +153,7 @@ def list_models(
         context_for(request, who), tag=tag, owner=owner, risk_tier=risk_tier, alias=alias, name_contains=q,
         limit=limit + 1, offset=offset,
     )  # fmt: skip
-    return OffsetPage[ModelOut].model_validate(offset_page([m.to_dict() for m in found], limit, offset))
+    return reply(OffsetPage[ModelOut].model_validate(offset_page([m.to_dict() for m in found], limit, offset)))
 
 
 @router.post("/models", response_model=ModelOut, status_code=201, responses=ERRORS, summary="Register a model")
@@ -165,7 +166,7 @@ def register_model(request: Request, who: Annotated[Caller, roles("POST /models"
 @router.get("/models/{name}", response_model=ModelOut, responses=ERRORS, summary="Show a model")
 def get_model(request: Request, who: Annotated[Caller, roles("GET /models/{name}")], name: NamePath) -> Any:
     """One model with its tags, version count and aliases."""
-    return ModelOut.model_validate(registry.get_model(context_for(request, who), name).to_dict())
+    return reply(ModelOut.model_validate(registry.get_model(context_for(request, who), name).to_dict()))
 
 
 @router.get(
@@ -179,7 +180,7 @@ def list_versions(
 ) -> Any:
     """Every version of the model, oldest first."""
     found = registry.list_versions(context_for(request, who), name, status=status)
-    return Items[VersionOut].model_validate({"items": [v.to_dict() for v in found]})
+    return reply(Items[VersionOut].model_validate({"items": [v.to_dict() for v in found]}))
 
 
 @router.post(
@@ -207,7 +208,9 @@ def get_version(
     version: VersionPath,
 ) -> Any:
     """One version: artifact digest, schemas, source and the aliases pointing at it."""
-    return VersionOut.model_validate(registry.resolve_version(context_for(request, who), f"{name}@{version}").to_dict())
+    return reply(
+        VersionOut.model_validate(registry.resolve_version(context_for(request, who), f"{name}@{version}").to_dict())
+    )
 
 
 class ModelCardOut(BaseModel):
@@ -227,7 +230,7 @@ def get_model_card(
 ) -> Any:
     """The version's model card in Markdown: inventory fields, lineage, evaluations, explanations, gates, incidents."""
     card = model_cards.render_model_card(context_for(request, who), f"{name}@{version}")
-    return ModelCardOut.model_validate(card.to_dict())
+    return reply(ModelCardOut.model_validate(card.to_dict()))
 
 
 @router.post(
@@ -252,7 +255,9 @@ def get_alias(
     alias: AliasPath,
 ) -> Any:  # fmt: skip
     """The version ``name:alias`` points at now."""
-    return VersionOut.model_validate(registry.resolve_version(context_for(request, who), f"{name}:{alias}").to_dict())
+    return reply(
+        VersionOut.model_validate(registry.resolve_version(context_for(request, who), f"{name}:{alias}").to_dict())
+    )
 
 
 @router.get(
@@ -265,7 +270,7 @@ def alias_history(
 ) -> Any:  # fmt: skip
     """Every move of the alias, oldest first, each with the ledger entry that records it."""
     moves = aliases.history(context_for(request, who), name, alias)
-    return Items[AliasMoveOut].model_validate({"items": [m.to_dict() for m in moves]})
+    return reply(Items[AliasMoveOut].model_validate({"items": [m.to_dict() for m in moves]}))
 
 
 @router.get(
@@ -282,7 +287,7 @@ def list_documents(
     """Every document of the model (with ``version``: that version's and the model-wide ones), newest first."""
     reference = name if version is None else f"{name}@{version}"
     found = documents.documents_for(context_for(request, who), reference)
-    return Items[DocumentOut].model_validate({"items": [d.to_dict() for d in found]})
+    return reply(Items[DocumentOut].model_validate({"items": [d.to_dict() for d in found]}))
 
 
 @router.post(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import NAME, Body, Ident, Items
+from charter.server.api.schemas import NAME, Body, Ident, Items, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import monitoring, monitors
@@ -68,13 +68,13 @@ def list_monitors(
 ) -> Any:
     """Monitors by model and name (removed ones too with ``include_inactive``)."""
     found = monitors.list_monitors(context_for(request, who), model=model, include_inactive=include_inactive)
-    return Items[MonitorOut](items=[_monitor(m) for m in found])
+    return reply(Items[MonitorOut](items=[_monitor(m) for m in found]))
 
 
 @router.get("/monitors/{name}", response_model=MonitorOut, responses=ERRORS, summary="Show a monitor")
 def get_monitor(request: Request, who: Annotated[Caller, roles("GET /monitors/{name}")], name: MonitorPath) -> Any:
     """One monitor's spec."""
-    return _monitor(monitors.get_monitor(context_for(request, who), name))
+    return reply(_monitor(monitors.get_monitor(context_for(request, who), name)))
 
 
 @router.post("/monitors/{name}/runs", response_model=RunOut, responses=ERRORS, summary="Run a monitor now")
@@ -100,4 +100,4 @@ def series(
 ) -> Any:
     """The stored values, oldest first: window end, metric, value, status and rows."""
     found = monitoring.series(context_for(request, who), name, metric=metric, limit=limit)
-    return Items[PointOut].model_validate({"items": found})
+    return reply(Items[PointOut].model_validate({"items": found}))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from charter.errors import InvalidInput
 from charter.server.api.access import roles
-from charter.server.api.schemas import NO_NUL, Items, Text
+from charter.server.api.schemas import NO_NUL, Items, Text, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import policies
@@ -61,7 +61,7 @@ def list_policies(
 ) -> Any:
     """The active policies by name (with ``include_inactive``, every stored version)."""
     found = policies.list_policies(context_for(request, who), include_inactive=include_inactive)
-    return Items[PolicyOut].model_validate({"items": [p.to_dict() for p in found]})
+    return reply(Items[PolicyOut].model_validate({"items": [p.to_dict() for p in found]}))
 
 
 async def yaml_text(request: Request) -> str:
@@ -99,7 +99,7 @@ def get_policy(
 ) -> Any:
     """The active policy (or one version of it) with its YAML text and parsed rules."""
     found = policies.get_policy(context_for(request, who), name, version)
-    return PolicyDetailOut.model_validate({**found.to_dict(with_source=True), "document": found.document})
+    return reply(PolicyDetailOut.model_validate({**found.to_dict(with_source=True), "document": found.document}))
 
 
 @router.delete("/policies/{name}", response_model=PolicyOut, responses=ERRORS, summary="Remove a policy")

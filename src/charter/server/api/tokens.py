@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.schemas import Body, Ident, IdPath, Items, Text
+from charter.server.api.schemas import Body, Ident, IdPath, Items, Text, reply
 from charter.server.errors import ERRORS
 from charter.server.security import ROLES, context_for
 from charter.services import tokens
@@ -51,7 +51,7 @@ def list_tokens(
 ) -> Any:
     """Tokens, newest first (never their secrets)."""
     found = tokens.list_tokens(context_for(request, who), principal=principal)
-    return Items[TokenOut].model_validate({"items": [t.to_dict() for t in found]})
+    return reply(Items[TokenOut].model_validate({"items": [t.to_dict() for t in found]}))
 
 
 @router.post("/tokens", response_model=CreatedTokenOut, status_code=201, responses=ERRORS, summary="Create a token")
