@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.services.records import fields_dict, row_fields
+from charter.services.records import fields_dict, result_rows, row_fields
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,10 @@ def test_row_fields_takes_the_fields_a_result_row_has_less_those_skipped() -> No
         found = row_fields(row.one(), Thing.__dataclass_fields__, skip=("tags",))
     assert found == {"name": "x", "count": 3}
     assert row_fields({"name": "y", "details": {}}, Thing.__dataclass_fields__) == {"name": "y", "details": {}}
+
+
+def test_result_rows_are_plain_dicts_in_order() -> None:
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as connection:
+        result = connection.execute(sa.text("SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y' ORDER BY a"))
+        assert result_rows(result) == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]

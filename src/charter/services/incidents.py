@@ -27,7 +27,7 @@ from charter.ledger import UnitOfWork, unit_of_work
 from charter.ledger.chain import EntryFilter, list_entries
 from charter.services.context import Context
 from charter.services.monitors import SEVERITIES, Monitor
-from charter.services.records import fields_dict, row_fields
+from charter.services.records import fields_dict, result_rows, row_fields
 from charter.store.schema import incidents, monitors
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ def list_incidents(
     if model is not None:
         query = query.where(incidents.c.model == model)
     with context.engine.connect() as connection:
-        return [_incident(connection, dict(r)) for r in connection.execute(query).mappings()]
+        return [_incident(connection, row) for row in result_rows(connection.execute(query))]
 
 
 def timeline(context: Context, reference: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from charter.services.artifacts import ArtifactDigest
 from charter.services.context import Context
 from charter.services.edges import EdgeSpec, Node, insert_edge
 from charter.services.feature_schema import validate_schema
-from charter.services.records import fields_dict, row_fields
+from charter.services.records import fields_dict, result_rows, row_fields
 from charter.services.references import Reference, check_model_name, listed, parse_reference
 from charter.store.engine import translate_errors
 from charter.store.schema import aliases, model_tags, model_versions, models
@@ -348,19 +348,26 @@ def _ranges(numbers: Sequence[int]) -> str:
 
 
 def _models(connection: Connection, query: Any) -> list[Model]:
-    rows = connection.execute(query).mappings().all()
+    """The models ``query`` (a select of ``models``) finds, with their tags, version counts and aliases.
+
+    The three lookups take the page's ids from ``query`` itself, as a subquery: binding a page's
+    ids one by one cost more than the lookups.
+    """
+    rows = result_rows(connection.execute(query))
     if not rows:
         return []
-    ids = [row["id"] for row in rows]
+    page = select(query.subquery().c.id)
     tags: dict[str, list[str]] = {}
     for model_id, tag in connection.execute(
-        select(model_tags.c.model_id, model_tags.c.tag).where(model_tags.c.model_id.in_(ids)).order_by(model_tags.c.tag)
+        select(model_tags.c.model_id, model_tags.c.tag)
+        .where(model_tags.c.model_id.in_(page))
+        .order_by(model_tags.c.tag)
     ):
         tags.setdefault(model_id, []).append(tag)
     counts: dict[str, int] = dict(
         connection.execute(
             select(model_versions.c.model_id, func.count())
-            .where(model_versions.c.model_id.in_(ids))
+            .where(model_versions.c.model_id.in_(page))
             .group_by(model_versions.c.model_id)
         ).all()
     )
@@ -368,7 +375,7 @@ def _models(connection: Connection, query: Any) -> list[Model]:
     for model_id, alias, version in connection.execute(
         select(aliases.c.model_id, aliases.c.name, model_versions.c.version)
         .join(model_versions, model_versions.c.id == aliases.c.version_id)
-        .where(aliases.c.model_id.in_(ids))
+        .where(aliases.c.model_id.in_(page))
         .order_by(aliases.c.name)
     ):
         pointers.setdefault(model_id, {})[alias] = version
@@ -384,7 +391,7 @@ def _models(connection: Connection, query: Any) -> list[Model]:
 
 
 def _versions(connection: Connection, model: str, query: Any) -> list[ModelVersion]:
-    rows = connection.execute(query).mappings().all()
+    rows = result_rows(connection.execute(query))
     names: dict[str, list[str]] = {}
     if rows:
         for version_id, alias in connection.execute(
