@@ -350,13 +350,13 @@ def _ranges(numbers: Sequence[int]) -> str:
 def _models(connection: Connection, query: Any) -> list[Model]:
     """The models ``query`` (a select of ``models``) finds, with their tags, version counts and aliases.
 
-    The three lookups take the page's ids from ``query`` itself, as a subquery: binding a page's
-    ids one by one cost more than the lookups.
+    The three lookups take the page's ids from ``query`` itself, as a subquery of its ids: binding
+    a page's ids one by one cost more than the lookups.
     """
     rows = result_rows(connection.execute(query))
     if not rows:
         return []
-    page = select(query.subquery().c.id)
+    page = query.with_only_columns(models.c.id)
     tags: dict[str, list[str]] = {}
     for model_id, tag in connection.execute(
         select(model_tags.c.model_id, model_tags.c.tag)
