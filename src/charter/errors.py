@@ -19,6 +19,7 @@ message names the thing that is wrong and, where there is one, the fix.
     ├── Forbidden                     auth.forbidden            403
     ├── Unauthenticated               auth.unauthenticated      401
     ├── RateLimited                   auth.rate_limited         429
+    ├── DemoFailed                    demo.failed               500
     ├── ConfigError                   config.invalid            500
     │   ├── HomeMissing               home.missing              500
     │   ├── HomeCorrupt               home.corrupt              500
@@ -132,6 +133,12 @@ class RateLimited(CharterError):
 
     code = "auth.rate_limited"
     status = 429
+
+
+class DemoFailed(CharterError):
+    """A step of ``charter demo``'s story did not give what the next one needs (the message says which)."""
+
+    code = "demo.failed"
 
 
 class ConfigError(CharterError):

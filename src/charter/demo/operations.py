@@ -30,7 +30,7 @@ from charter.demo.world import (
     SECRET_ENV,
     Demo,
 )
-from charter.errors import CharterError
+from charter.errors import DemoFailed
 from charter.services import approvals, audit, datasets, incidents, remediation
 from charter.services.escalation import define_policy, define_target
 from charter.services.lake import verify_lake
@@ -95,7 +95,7 @@ def retrain(demo: Demo, progress: Progress) -> list[str]:
     demo.set_env(NOW_ENV, demo.clock.now().isoformat())
     done = remediation.retrain(engineer, ref, justification="")
     if done.result.get("exit_code") != 0:
-        raise CharterError(
+        raise DemoFailed(
             f"the story cannot go on: retraining failed: {done.result.get('errors') or done.result.get('error')}"
         )
     demo.wait(1)
@@ -191,7 +191,7 @@ def verify_audit(demo: Demo, progress: Progress) -> list[str]:
     demo.facts["verified"] = {"ledger": ledger.to_dict(), "lake": lake.to_dict()}
     if not ledger.ok or not lake.ok:
         problems = [*(p.message for p in ledger.problems), *(p.detail for p in lake.problems)]
-        raise CharterError(f"the story cannot go on: the audit does not verify: {'; '.join(problems[:3])}")
+        raise DemoFailed(f"the story cannot go on: the audit does not verify: {'; '.join(problems[:3])}")
     return [
         f"checkpoint at seq {checkpoint.seq} signed with key {checkpoint.key_id}",
         f"ledger intact: {ledger.entries:,} entries up to seq {ledger.head_seq}, {ledger.checkpoints} checkpoint(s)",
@@ -203,7 +203,7 @@ def _incident_of(demo: Demo, monitor: str) -> str:
     for window in demo.facts.get("windows", []):
         if window["monitor"] == monitor and window["incident"]:
             return str(window["incident"])
-    raise CharterError(
+    raise DemoFailed(
         f"the story cannot go on: the monitor {monitor} opened no incident, so there is nothing to remediate"
     )
 

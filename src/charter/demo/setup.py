@@ -15,7 +15,7 @@ from pathlib import Path
 from charter.demo.modelling import CODE_REF, EDGE_CASES, TRANSFORM, build_features, fit, input_schema, save
 from charter.demo.population import BRANCH, FEATURES, PROXY, applicants
 from charter.demo.world import ADMIN, ALIAS, ENGINEER, MODEL, RISK_OFFICER, ROLES, Demo
-from charter.errors import CharterError
+from charter.errors import CharterError, DemoFailed
 from charter.services import access, approvals, datasets, lineage, policies
 from charter.services.artifacts import digest_path
 from charter.services.context import open_context
@@ -124,7 +124,7 @@ def certify_training_data(demo: Demo, progress: Progress) -> list[str]:
     except CharterError as refused:
         denied = refused.message
     else:
-        raise CharterError(
+        raise DemoFailed(
             f"the story cannot go on: {ENGINEER} was allowed to certify {reference}; only a risk officer should be"
         )
     cert = datasets.certify(demo.as_(RISK_OFFICER), reference, purpose="training credit-risk models", expires=expires,
@@ -191,7 +191,7 @@ def gate_first(demo: Demo, progress: Progress) -> list[str]:
     reference = str(demo.facts["v1"])
     lines, promoted = promote_with_sign_off(demo, reference, "the first credit-risk model for production")
     if not promoted:
-        raise CharterError(
+        raise DemoFailed(
             f"the story cannot go on: {reference} should pass its gate but for the sign-off: {'; '.join(lines)}"
         )
     progress(1, 1)
@@ -214,7 +214,7 @@ def promote_with_sign_off(demo: Demo, reference: str, why: str) -> tuple[list[st
     except CharterError as refused:
         denied = refused.message
     else:
-        raise CharterError(f"the story cannot go on: {ENGINEER} approved their own request {asked.request.id}")
+        raise DemoFailed(f"the story cannot go on: {ENGINEER} approved their own request {asked.request.id}")
     demo.wait(20)
     approvals.approve(demo.as_(RISK_OFFICER), asked.request.id,
                       justification="holdout, fairness and edge cases reviewed; data certified")  # fmt: skip
@@ -222,7 +222,7 @@ def promote_with_sign_off(demo: Demo, reference: str, why: str) -> tuple[list[st
     done = promote(engineer, reference, ALIAS)
     write_gate_report(demo, done)
     if done.status != "promoted" or done.move is None:
-        raise CharterError(f"the story cannot go on: {reference} was approved but not promoted: {_problems(done)}")
+        raise DemoFailed(f"the story cannot go on: {reference} was approved but not promoted: {_problems(done)}")
     return [
         f"gate {asked.gate.ref} -> {ALIAS}: {counts['pass']} rules pass; change request {asked.request.id} "
         f"waits for {asked.request.missing()}",

@@ -62,7 +62,7 @@ class Silent:
 
 
 def tell(demo: Demo, narrator: Narrator | None = None) -> None:
-    """Run every step in order; a step that cannot go on raises a CharterError saying why."""
+    """Run every step in order; a step that cannot go on raises DemoFailed saying why."""
     import time
 
     teller = narrator or Silent()
