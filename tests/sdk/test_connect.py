@@ -150,3 +150,21 @@ def test_a_pipeline_registers_its_data_and_logs_its_evaluation(home: Path, setti
             cx.log_evaluation("fraud@1", dataset="training@2", metrics={"roc_auc": 0.5})
     with open_context(settings) as context:
         assert [e.metrics for e in list_evaluations(context, "credit-risk@1")] == [{"roc_auc": 0.83}]
+
+
+def test_a_simulated_clock_stamps_the_decisions_and_their_ledger_anchors(home: Path, settings: Settings) -> None:
+    """A simulation replaying a day passes its clock; the lake's anchors carry that day, not wall time."""
+    from datetime import UTC, datetime
+
+    from charter.clock import format_timestamp
+    from charter.ledger.chain import EntryFilter, list_entries
+
+    simulated = FixedClock(datetime(2031, 5, 4, 11, 0, tzinfo=UTC))
+    with charter.connect(home, database_url=settings.database_url, clock=simulated) as cx:
+        cx.log_decisions("credit-risk@1", np.zeros((3, 3)), np.array([0, 1, 0]))
+        assert cx.flush(timeout=30)
+    with open_context(settings) as context:
+        anchors = list_entries(context.engine, EntryFilter(action=lake_service.COMMITTED))
+        times = lake_service.lake_of(context).read_table("credit-risk").column("ts").to_pylist()
+    assert [entry.ts for entry in anchors] == [format_timestamp(simulated.now())]
+    assert {t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in times} == {simulated.now()}

@@ -58,11 +58,12 @@ class Charter:
         privacy: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Clock | None = None,
     ) -> None:
-        """``clock`` stamps decisions (default the system's): simulations and tests replay time with it."""
+        """``clock`` stamps decisions and their lake anchors on the ledger (default the system's): simulations
+        and tests replay time with it."""
         from charter.services.decisions import LakeSink
 
         self.settings = settings
-        self._sink: Sink = sink if sink is not None else LakeSink(settings, privacy=privacy)
+        self._sink: Sink = sink if sink is not None else LakeSink(settings, privacy=privacy, clock=clock)
         self._options: dict[str, Any] = {
             "overflow": overflow, "queue_size": queue_size, "spool_dir": spool_dir, "clock": clock,
         }  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from charter.clock import Clock
 from charter.config import Settings
 from charter.errors import CharterError
 from charter.lake.privacy import MaskingPolicy, apply_policy, default_policy
@@ -66,9 +67,17 @@ def _datasets(node: LineageNode) -> list[str]:
 class LakeSink:
     """The decision logger's sink into the home's lake (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, privacy: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        """``privacy``: per model, column rules that replace the defaults (``{"email": "keep"}``)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        privacy: Mapping[str, Mapping[str, Any]] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        """``privacy``: per model, column rules that replace the defaults (``{"email": "keep"}``); ``clock``
+        stamps the ledger anchors of the batches (default the system's)."""
         self._settings = settings
+        self._clock = clock
         self._overrides = {model: dict(rules) for model, rules in (privacy or {}).items()}
         for rules in self._overrides.values():
             default_policy([]).override(rules)  # refuse a bad rule now, naming it, not at the first batch
@@ -78,7 +87,7 @@ class LakeSink:
 
     def _open(self) -> Context:
         if self._context is None:
-            self._context = open_context(self._settings)
+            self._context = open_context(self._settings, clock=self._clock)
         return self._context
 
     def policy(self, model: str) -> MaskingPolicy:
