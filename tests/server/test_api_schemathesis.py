@@ -89,7 +89,7 @@ def _check_live_server(url: str, token: str, mode: GenerationMode) -> None:
     assert not failures, "\n\n".join(failures)
 
 
-def test_chained_calls_keep_the_api_consistent(server: dict[str, Any]) -> None:
+def test_chained_calls_keep_the_api_consistent(server: dict[str, Any], tmp_path: Path) -> None:
     """The stateful phase, by schemathesis' own runner (its CLI) with a fixed seed, on a running server."""
     checks = ("not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,"
               "ensure_resource_availability,use_after_free")  # fmt: skip
@@ -98,7 +98,7 @@ def test_chained_calls_keep_the_api_consistent(server: dict[str, Any]) -> None:
             [str(Path(sys.executable).with_name("schemathesis")), "run", f"{live.url}/api/openapi.json",
              "--phases", "stateful", "--checks", checks, "-H", f"Authorization: Bearer {server['tokens']['admin']}",
              "--max-examples", "15", "--seed", "1", "--workers", "1", "--no-color"],
-            capture_output=True, text=True, timeout=300, check=False,
+            capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,  # its cache: not in the repo
         )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     scenarios = re.search(r"Scenarios:\s+(\d+)", done.stdout)
