@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from charter.clock import format_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
@@ -347,37 +348,37 @@ def _ranges(numbers: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
-def _models(connection: Connection, query: Any) -> list[Model]:
-    """The models ``query`` (a select of ``models``) finds, with their tags, version counts and aliases.
+#: What a page of models needs besides their rows, for the ids bound as ``ids``. Built once: building
+#: them, with the page's ids as one literal each, cost more than running them.
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_TAGS = (
+    select(model_tags.c.model_id, model_tags.c.tag).where(model_tags.c.model_id.in_(_IDS)).order_by(model_tags.c.tag)
+)
+_COUNTS = (
+    select(model_versions.c.model_id, func.count())
+    .where(model_versions.c.model_id.in_(_IDS))
+    .group_by(model_versions.c.model_id)
+)
+_ALIASES = (
+    select(aliases.c.model_id, aliases.c.name, model_versions.c.version)
+    .join(model_versions, model_versions.c.id == aliases.c.version_id)
+    .where(aliases.c.model_id.in_(_IDS))
+    .order_by(aliases.c.name)
+)
 
-    The three lookups take the page's ids from ``query`` itself, as a subquery of its ids: binding
-    a page's ids one by one cost more than the lookups.
-    """
+
+def _models(connection: Connection, query: Any) -> list[Model]:
+    """The models ``query`` (a select of ``models``) finds, with their tags, version counts and aliases."""
     rows = result_rows(connection.execute(query))
     if not rows:
         return []
-    page = query.with_only_columns(models.c.id)
+    ids = {"ids": [row["id"] for row in rows]}
     tags: dict[str, list[str]] = {}
-    for model_id, tag in connection.execute(
-        select(model_tags.c.model_id, model_tags.c.tag)
-        .where(model_tags.c.model_id.in_(page))
-        .order_by(model_tags.c.tag)
-    ):
+    for model_id, tag in connection.execute(_TAGS, ids):
         tags.setdefault(model_id, []).append(tag)
-    counts: dict[str, int] = dict(
-        connection.execute(
-            select(model_versions.c.model_id, func.count())
-            .where(model_versions.c.model_id.in_(page))
-            .group_by(model_versions.c.model_id)
-        ).all()
-    )
+    counts: dict[str, int] = dict(connection.execute(_COUNTS, ids).all())
     pointers: dict[str, dict[str, int]] = {}
-    for model_id, alias, version in connection.execute(
-        select(aliases.c.model_id, aliases.c.name, model_versions.c.version)
-        .join(model_versions, model_versions.c.id == aliases.c.version_id)
-        .where(aliases.c.model_id.in_(page))
-        .order_by(aliases.c.name)
-    ):
+    for model_id, alias, version in connection.execute(_ALIASES, ids):
         pointers.setdefault(model_id, {})[alias] = version
     return [
         Model(

@@ -208,4 +208,4 @@ def alertmanager_webhook(
     """Prometheus alerts about the serving stack: firing alerts open or join an incident (one per label set),
     resolved alerts resolve it. Point an Alertmanager ``webhook_configs`` receiver here with a bearer token."""
     found = incidents.from_alertmanager(context_for(request, who), payload, escalation=escalation)
-    return reply(Items[IncidentOut](items=[_incident(i) for i in found]))
+    return Items[IncidentOut](items=[_incident(i) for i in found])
