@@ -515,3 +515,49 @@ def test_quality_matches_a_plain_python_oracle(rows: list[tuple[int | None, str 
         assert stats["distinct"] == len(set(present))
         assert stats["constant"] == (len(set(present)) == 1)
     assert report.duplicate_rows == len(rows) - len(set(rows))
+
+
+def test_hidden_and_underscore_folders_are_skipped_with_their_files(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    for sub in (".staging", "_temporary", "ok"):
+        (folder / sub).mkdir(parents=True)
+    pq.write_table(pa.table({"a": [1]}), folder / "ok" / "p.parquet")
+    pq.write_table(pa.table({"a": [9]}), folder / ".staging" / "p.parquet")
+    pq.write_table(pa.table({"a": [9]}), folder / "_temporary" / "p.parquet")
+    assert read_table(folder).to_pydict() == {"a": [1]}
+
+
+def test_a_folder_with_too_many_entries_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/`` or a home folder given by mistake is refused, not walked whole."""
+    import charter.services.tabular as tabular
+
+    monkeypatch.setattr(tabular, "MAX_FOLDER_ENTRIES", 5)
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    for i in range(6):
+        pq.write_table(pa.table({"a": [i]}), folder / f"p{i}.parquet")
+    assert invalid(read_table, folder) == (
+        f"{folder} holds more than 5 files and folders; give the folder that holds the dataset's Parquet files"
+    )
+
+
+def test_a_folder_that_cannot_be_read_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``/proc`` gave under ``/``: an OSError while walking becomes a clear error, not a crash."""
+    import os
+
+    folder = tmp_path / "ds"
+    (folder / "net").mkdir(parents=True)
+    real = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if str(path).endswith("net"):
+            raise OSError(22, "Invalid argument", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert (
+        invalid(read_table, folder, "parquet")
+        == f"cannot read {folder / 'net'}: Invalid argument (under the dataset folder {folder})"
+    )

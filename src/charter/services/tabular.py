@@ -15,6 +15,7 @@ compared for duplicates; the duplicates sentence then names them.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -358,14 +359,39 @@ def _read_parquet(path: Path) -> pa.Table:
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
+#: A folder dataset is read from at most this many files and folders: more is a path given by mistake
+#: (``/``, a home folder), which would otherwise be walked whole before anything is said.
+MAX_FOLDER_ENTRIES = 100_000
+
+
 def _parquet_files(folder: Path) -> list[Path]:
-    return sorted(
-        file
-        for file in folder.rglob("*")
-        if file.name.lower().endswith(_PARQUET_SUFFIXES)
-        and file.is_file()
-        and not any(part.startswith((".", "_")) for part in file.relative_to(folder).parts)
-    )
+    """The .parquet/.pq files under ``folder``, skipping files and folders whose names start with '.' or '_'.
+
+    A folder that cannot be read, or one holding more than :data:`MAX_FOLDER_ENTRIES` entries, is
+    refused with its name.
+    """
+
+    def unreadable(exc: OSError) -> None:
+        raise InvalidInput(f"cannot read {exc.filename}: {exc.strerror} (under the dataset folder {folder})")
+
+    found: list[Path] = []
+    seen = 0
+    for root, folders, files in os.walk(folder, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith((".", "_"))]
+        seen += len(folders) + len(files)
+        if seen > MAX_FOLDER_ENTRIES:
+            raise InvalidInput(
+                f"{folder} holds more than {MAX_FOLDER_ENTRIES:,} files and folders; "
+                "give the folder that holds the dataset's Parquet files"
+            )
+        found += [
+            Path(root, name)
+            for name in files
+            if name.lower().endswith(_PARQUET_SUFFIXES)
+            and not name.startswith((".", "_"))
+            and Path(root, name).is_file()
+        ]
+    return sorted(found)
 
 
 def _describe(schema: pa.Schema) -> str:

@@ -39,9 +39,14 @@ def _on_server(value: str) -> str:
     return value
 
 
+#: What :func:`_on_server` accepts, for the OpenAPI document (the validator gives the clearer message).
+SERVER_PATH = r"^(?:/|file:|[^\x00]*://)[^\x00]*$"
 #: A file on the server (an absolute path or a file:// URI), or for artifacts another URI.
 ServerPath = Annotated[
-    str, StringConstraints(min_length=1, max_length=4096, pattern=NO_NUL), AfterValidator(_on_server)
+    str,
+    StringConstraints(min_length=1, max_length=4096, pattern=NO_NUL),
+    AfterValidator(_on_server),
+    Field(json_schema_extra={"pattern": SERVER_PATH}),
 ]
 ModelName = Annotated[str, StringConstraints(pattern=NAME)]
 ModelRef = Annotated[str, StringConstraints(pattern=MODEL_REF)]
