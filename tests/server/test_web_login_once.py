@@ -75,9 +75,10 @@ def test_an_expired_code_is_refused(client: TestClient, settings: Settings, cloc
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.parametrize("page", ["/login/once", "/login/link"])
 @pytest.mark.parametrize("query", ["", "?code=", "?code=clc_guessed", "?code=ctk_an-api-token"])
-def test_a_bad_code_is_refused(client: TestClient, query: str) -> None:
-    answer = client.get(f"/login/once{query}", follow_redirects=False)
+def test_a_bad_code_is_refused_on_either_page(client: TestClient, page: str, query: str) -> None:
+    answer = client.get(f"{page}{query}", follow_redirects=False)
     assert answer.status_code == 401 and REFUSED in answer.text
 
 
@@ -128,12 +129,6 @@ def test_a_link_pressed_after_its_expiry_is_refused(client: TestClient, settings
     answer = client.get(f"/login/link?code={code}")
     assert answer.status_code == 401 and REFUSED in answer.text
     assert client.get("/", follow_redirects=False).status_code == 303
-
-
-@pytest.mark.parametrize("query", ["", "?code=", "?code=clc_guessed", "?code=ctk_an-api-token"])
-def test_a_bad_link_is_refused(client: TestClient, query: str) -> None:
-    answer = client.get(f"/login/link{query}", follow_redirects=False)
-    assert answer.status_code == 401 and REFUSED in answer.text
 
 
 def test_guessing_on_either_link_brakes_both(client: TestClient, settings: Settings, clock: FixedClock) -> None:
