@@ -82,8 +82,31 @@ def test_gate_reports_for_ci(home: Path, policies: Path, tmp_path: Path) -> None
     assert (
         charter(home, "gate", "credit-risk@1", "--stage", "prod", "--policy", str(policies), "--allow-pending")[0] == 0
     )
-    code, _, err = charter(home, "gate", "credit-risk@1", "--stage", "prod", "--format", "yaml")
-    assert (code, err.strip()) == (1, "Error: --format 'yaml' is not one of text, json, junit, sarif, markdown")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--format", "yaml"), "Error: --format 'yaml' is not one of text, json, junit, sarif, markdown"),
+        (("--policy", "missing.yaml"), "missing.yaml: no such file or folder"),
+        (("--policy", "broken.yaml"), "broken.yaml line 3: not valid YAML"),
+        (("--pack", "no-such-pack"), "no-such-pack"),
+        (("--junit", "no/such/folder/gate.xml"), "cannot write the junit report to no/such/folder/gate.xml"),
+    ],
+)
+def test_a_gate_that_cannot_run_exits_2_not_1(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    """Exit 1 is the verdict "blocked"; a gate that cannot run (usage or configuration) exits 2, failing closed."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.yaml").write_text("kind: Policy\nspec: [\n")
+    code, out, err = charter(home, "gate", "credit-risk@1", "--stage", "prod", *args)
+    assert (code, out) == (2, ""), err
+    assert err.startswith("Error: ") and message in err
+    code, _, err = charter(home, "gate", "credit-risk@9", "--stage", "prod")
+    assert code == 2 and "credit-risk has no version 9" in err
+    assert charter(tmp_path / "no-home", "gate", "credit-risk@1", "--stage", "prod")[0] == 2
+    assert charter(home, "model", "show", "nope")[0] == 1  # other commands keep exit 1 for errors
 
 
 def test_promote_through_an_approval(home: Path, policies: Path) -> None:

@@ -36,6 +36,10 @@ from charter.cli.gates import gate_command, promote_command
 from charter.cli.output import error_line, print_json, stdout
 from charter.cli.state import CliState, settings
 
+#: Commands whose exit code 1 is a verdict (``gate``: blocked). Their errors exit with this code
+#: instead, so that a CI job tells "the policies said no" from "the gate could not run".
+ERROR_EXIT = {"gate": 2}
+
 
 class CharterGroup(TyperGroup):
     """Turns every error into one ``Error: ...`` line and exit code 1 (tracebacks only with --debug)."""
@@ -51,7 +55,7 @@ class CharterGroup(TyperGroup):
             if ctx.params.get("debug"):
                 traceback.print_exc()
             error_line(str(exc))
-            raise typer.Exit(1) from None
+            raise typer.Exit(_error_exit(ctx)) from None
         except KeyboardInterrupt:
             error_line("interrupted")
             raise typer.Exit(130) from None
@@ -65,7 +69,7 @@ class CharterGroup(TyperGroup):
                 traceback.print_exc()
             where = f"{exc.filename}: " if exc.filename else ""
             error_line(f"{where}{exc.strerror or exc}")
-            raise typer.Exit(1) from None
+            raise typer.Exit(_error_exit(ctx)) from None
         except Exception as exc:
             if ctx.params.get("debug"):
                 traceback.print_exc()
@@ -73,7 +77,11 @@ class CharterGroup(TyperGroup):
                 f"unexpected {type(exc).__name__}: {exc} (this is a bug in Charter; rerun with --debug "
                 "for the traceback and report it)"
             )
-            raise typer.Exit(1) from None
+            raise typer.Exit(_error_exit(ctx)) from None
+
+
+def _error_exit(ctx: Any) -> int:
+    return ERROR_EXIT.get(ctx.invoked_subcommand or "", 1)
 
 
 app = typer.Typer(
