@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -18,6 +20,7 @@ from charter.config import load_settings
 from charter.services.artifacts import digest_path
 from charter.services.context import open_context
 from charter.services.evaluation import record_evaluation
+from charter.services.gates import gate_history
 from charter.services.registry import ModelSpec, register_model, register_version
 from tests.services.test_gates import POLICY
 
@@ -109,6 +112,117 @@ def test_a_gate_that_cannot_run_exits_2_not_1(
     assert charter(home, "model", "show", "nope")[0] == 1  # other commands keep exit 1 for errors
 
 
+@pytest.fixture
+def served(home: Path) -> Iterator[dict[str, str]]:
+    """The home served on 127.0.0.1 as `charter serve` serves it, with tokens for a risk officer and a viewer."""
+    from charter.server.app import create_app
+    from charter.services.tokens import create_token
+    from tests.browser.conftest import LiveServer
+
+    settings = load_settings(env={}, home=home, actor="local:ada")
+    with open_context(settings) as context:
+        _, officer = create_token(context, "local:rita", name="ci")
+        _, viewer = create_token(context, "svc:dashboard", roles=("viewer",), name="dashboard")
+    with LiveServer(create_app(settings)) as server:
+        yield {"url": server.url, "officer": officer, "viewer": viewer}
+
+
+def remote(
+    served: dict[str, str], *args: str, token: str = "officer", root: tuple[str, ...] = ()
+) -> tuple[int, str, str]:
+    """``charter gate ... --server URL`` with ``token``'s secret in $CHARTER_TOKEN (no database configured)."""
+    env = {"CHARTER_TOKEN": served.get(token, ""), "CHARTER_ACTOR": "local:nobody"}
+    result = runner.invoke(app, [*root, "gate", *args, "--server", served["url"]], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_gate_runs_on_a_server_as_it_runs_here(
+    home: Path, policies: Path, served: dict[str, str], tmp_path: Path
+) -> None:
+    here = charter(home, "gate", "credit-risk@2", "--stage", "prod", "--policy", str(policies))
+    sarif, junit = tmp_path / "gate.sarif", tmp_path / "gate.xml"
+    there = remote(served, "credit-risk@2", "--stage", "prod", "--policy", str(policies), "--sarif", str(sarif),
+                   "--junit", str(junit))  # fmt: skip
+    assert there == here and there[0] == 1 and "BLOCKS high-risk-deploy/auc-baseline" in there[1]
+    location = json.loads(sarif.read_text())["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == str(policies / "high-risk-deploy" / "high-risk-deploy.yaml")
+    assert ET.parse(junit).getroot().get("failures") == "2"
+    code, out, _ = remote(served, "credit-risk@1", "--stage", "prod", "--policy", str(policies), "--format", "json")
+    found = json.loads(out)
+    assert (code, found["decision"], found["created_by"]) == (1, "pending_approval", "local:rita")
+    assert found["context"]["requester"] == "local:rita" and found["context"]["evaluation"]["metrics"] == {
+        "roc_auc": 0.86
+    }
+    assert remote(served, "credit-risk@1", "--stage", "prod", "--policy", str(policies), "--allow-pending")[0] == 0
+    # $CHARTER_SERVER does what --server does; an empty one (an unset CI variable) means the local store.
+    env = {"CHARTER_SERVER": served["url"], "CHARTER_TOKEN": served["officer"]}
+    done = runner.invoke(app, ["gate", "credit-risk@1", "--stage", "prod", "--pack", "baseline"], env=env)
+    assert done.exit_code == 0 and done.stdout.startswith("Gate credit-risk@1 -> prod: PASSED")
+    local = runner.invoke(app, ["--home", str(home), "gate", "credit-risk@1", "--stage", "prod"],
+                          env={"CHARTER_SERVER": "", "CHARTER_ACTOR": "local:ada"})  # fmt: skip
+    assert local.exit_code == 1 and "no policy applies to credit-risk@1" in local.stdout
+    settings = load_settings(env={}, home=home, actor="local:ada")
+    with open_context(settings) as context:
+        made = [(g["created_by"], g["decision"]) for g in gate_history(context, "credit-risk@1")]
+    assert made == [("local:ada", "blocked"), ("local:rita", "passed"), ("local:rita", "pending_approval"),
+                    ("local:rita", "pending_approval")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "token", "message"),
+    [
+        ((), "", "this route needs a token"),
+        ((), "viewer", "svc:dashboard"),
+        (("--policy", "broken.yaml"), "officer", "policy broken.yaml line 3: not valid YAML"),
+        (("--policy", "missing.yaml"), "officer", "missing.yaml: no such file or folder"),
+        (("--pack", "no-such-pack"), "officer", "no-such-pack"),
+    ],
+)
+def test_a_gate_the_server_cannot_run_exits_2(
+    served: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], token: str,
+    message: str,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.yaml").write_text("kind: Policy\nspec: [\n")
+    code, out, err = remote(served, "credit-risk@1", "--stage", "prod", *args, token=token)
+    assert (code, out) == (2, ""), err
+    assert err.startswith("Error: ") and message in err
+    if not token:
+        assert err.rstrip().endswith("none was sent: set CHARTER_TOKEN")
+
+
+def test_the_server_option_is_checked_before_anything_is_sent(home: Path, served: dict[str, str]) -> None:
+    code, _, err = remote(served, "credit-risk@9", "--stage", "prod")
+    assert (code, err.strip()) == (2, "Error: credit-risk has no version 9 (versions: 1-2)")
+    code, _, err = remote(served, "credit-risk@1", "--stage", "prod", root=("--home", str(home)))
+    assert code == 2 and "--home and --database-url do not go with it" in err
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for url, expected in ((closed, f"Charter server {closed} is unreachable"),
+                          ("ftp://charter.example", "--server 'ftp://charter.example' is not an http(s) URL"),
+                          ("http://[::1", "--server 'http://[::1' is not a valid URL")):  # fmt: skip
+        result = runner.invoke(app, ["gate", "credit-risk@1", "--stage", "prod", "--server", url])
+        assert result.exit_code == 2 and expected in result.stderr, result.stderr
+
+
+def test_a_gate_on_a_server_loads_neither_the_store_nor_the_policy_engine(served: dict[str, str]) -> None:
+    """What keeps `charter gate --server` quick from a cold start: no SQLAlchemy, YAML, CEL or server libraries."""
+    code = (
+        "import sys\n"
+        "from charter.cli.main import main\n"
+        "sys.argv = ['charter', 'gate', 'credit-risk@2', '--stage', 'prod', '--server', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    status = done.code\n"
+        "heavy = {'sqlalchemy', 'yaml', 'cel', 'fastapi', 'pydantic', 'numpy', 'pyarrow'}\n"
+        "print(status, sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "CHARTER_TOKEN": served["officer"]}
+    done = subprocess.run([sys.executable, "-c", code, served["url"]], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.stdout.startswith("Gate credit-risk@2 -> prod: BLOCKED"), done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "1 []"
+
+
 def test_promote_through_an_approval(home: Path, policies: Path) -> None:
     code, out, err = charter(home, "policy", "add", str(policies))
     assert code == 0 and out.strip().startswith("high-risk-deploy@1 added"), err
@@ -140,8 +254,11 @@ def _script(lines: list[str]) -> str:
     return "\n".join(line for line in lines if not line.startswith("pip install"))
 
 
+@pytest.mark.parametrize("where", ["database", "server"])
 @pytest.mark.parametrize("template", ["github", "gitlab"])
-def test_the_ci_templates_run_the_gate(home: Path, policies: Path, template: str) -> None:
+def test_the_ci_templates_run_the_gate(
+    home: Path, policies: Path, template: str, where: str, request: pytest.FixtureRequest
+) -> None:
     """Run the template's gate step the way the CI runner would: bash, in the repository, with its variables."""
     if template == "github":
         steps = yaml.safe_load((ROOT / "ci/github/charter-gate.yml").read_text())["jobs"]["gate"]["steps"]
@@ -155,6 +272,10 @@ def test_the_ci_templates_run_the_gate(home: Path, policies: Path, template: str
         **os.environ, "CHARTER_HOME": str(home), "CHARTER_ACTOR": f"ci:{template}", "STAGE": "prod",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": "",
     }  # fmt: skip
+    if where == "server":  # what the runner holds then: the server's URL and a token, no home nor database
+        served = request.getfixturevalue("served")
+        env = {k: v for k, v in env.items() if k != "CHARTER_HOME"}
+        env |= {"CHARTER_SERVER": served["url"], "CHARTER_TOKEN": served["officer"], "CHARTER_DATABASE_URL": ""}
     blocked = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env={**env, "MODEL_REF": "credit-risk@2"},
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert blocked.returncode == 1, blocked.stderr

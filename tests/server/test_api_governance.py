@@ -183,3 +183,27 @@ def test_requests_are_rejected_revoked_and_break_glass_reviewed(registry: dict[s
     assert reviewed.status_code == 200 and reviewed.json()["reviewed_by"] == "svc:risk-officer"
     bare = call(registry, "developer", "POST", "/promotions", json={**promote, "ref": "credit-risk@1", "bogus": 1})
     assert bare.status_code == 422
+
+
+def test_a_gate_weighs_policy_documents_sent_with_it(registry: dict[str, Any]) -> None:
+    """What `charter gate --server --policy policies/` sends: the repository's documents, named by their files."""
+    call(registry, "risk-officer", "POST", "/policies", content=POLICY, headers=YAML)
+    lenient = POLICY.replace(">= 0.82", ">= 0.5").replace("below 0.82", "below 0.5")
+    sent = {"ref": "credit-risk@2", "stage": "prod", "policies": [{"file": "policies/deploy.yaml", "text": lenient}]}
+    gate = call(registry, "developer", "POST", "/gates", json=sent)
+    assert gate.status_code == 201, gate.text
+    verdicts = {v["rule"]: (v["verdict"], v["file"]) for v in gate.json()["verdicts"]}
+    assert verdicts["auc-baseline"] == ("pass", "policies/deploy.yaml")  # the document replaced the stored policy
+    stored = call(registry, "developer", "POST", "/gates", json={"ref": "credit-risk@2", "stage": "prod"}).json()
+    assert {v["rule"]: v["verdict"] for v in stored["verdicts"]}["auc-baseline"] == "fail"
+
+    broken = {**sent, "policies": [{"file": "policies/broken.yaml", "text": "kind: Policy\nspec: [\n"}]}
+    refused = call(registry, "developer", "POST", "/gates", json=broken)
+    assert refused.status_code == 400 and refused.json()["code"] == "policy.parse_error"
+    assert refused.json()["message"].startswith("policy policies/broken.yaml line 3: not valid YAML")
+    many = {**sent, "policies": [{"file": f"p{i}.yaml", "text": lenient} for i in range(101)]}
+    assert call(registry, "developer", "POST", "/gates", json=many).status_code == 422
+    nul = {**sent, "policies": [{"file": "p.yaml", "text": "kind: Policy\x00"}]}
+    assert call(registry, "developer", "POST", "/gates", json=nul).status_code == 422
+    history = call(registry, "viewer", "GET", "/gates", params={"ref": "credit-risk@2"}).json()["items"]
+    assert [g["decision"] for g in history] == ["blocked", "pending_approval"]  # refused requests stored nothing

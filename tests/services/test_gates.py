@@ -125,6 +125,28 @@ def test_a_governed_alias_moves_only_through_promote(context: Context, governed:
     assert aliases.set_alias(context, "credit-risk@1", "staging").to_version == 1  # no policy governs staging
 
 
+def test_a_promotion_cannot_replace_a_stored_policy_with_its_own(
+    context: Context, governed: Path, tmp_path: Path
+) -> None:
+    """A gate may try a changed policy (a pull request's); a promotion is weighed against the stored one."""
+    lenient = tmp_path / "lenient" / "high-risk-deploy.yaml"
+    lenient.parent.mkdir()
+    lenient.write_text(POLICY.split("  rules:")[0] + "  rules:\n    - {name: anything, expr: 'true'}\n")
+    assert run_gate(context, "credit-risk@3", "prod", files=[lenient]).outcome == "passed"
+    dev = as_actor(context, "local:dev")
+    refused = (
+        r"^policy 'high-risk-deploy' in .*lenient/high-risk-deploy.yaml differs from the stored high-risk-deploy@1: "
+        r"a promotion is weighed against the stored policies"
+    )
+    with pytest.raises(InvalidInput, match=refused):
+        promote(dev, "credit-risk@3", "prod", files=[lenient])
+    assert get_model(context, "credit-risk").aliases == {}
+    gates = list_entries(context.engine, EntryFilter(action="gate.evaluated"))
+    assert [g.data["decision"] for g in gates] == ["passed"]  # the refused promotion ran no gate
+    same = promote(dev, "credit-risk@3", "prod", files=[governed])  # the stored text itself is fine
+    assert same.status == "blocked"
+
+
 def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path) -> None:
     with pytest.raises(InvalidInput, match=r"break-glass needs a justification"):
         promote(context, "credit-risk@3", "prod", break_glass=True)

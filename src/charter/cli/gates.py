@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,21 +31,35 @@ def gate_command(
     allow_pending: Annotated[
         bool, typer.Option("--allow-pending", help="Exit 0 when only approvals are missing.")
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="CHARTER_SERVER",
+            help="Run the gate on this Charter server (`charter serve`) with the API token in $CHARTER_TOKEN, "
+            "instead of opening the database.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate every applicable policy for a version and stage; exit 0 pass, 1 blocked, 2 usage error.
 
     One run can print one format and write others to files, so CI stores one gate result.
     """
-    from charter.cli.state import open_context
     from charter.errors import InvalidInput
     from charter.policy.reports import FORMATS, render
-    from charter.services.gates import run_gate
 
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    with open_context(ctx) as context:
-        result = run_gate(context, reference, stage, files=tuple(policy or ()), packs=tuple(pack or ()))
-    summary = {k: v for k, v in result.to_dict().items() if k != "context"}
+    files, packs = tuple(policy or ()), tuple(pack or ())
+    if server:
+        found = _remote_gate(ctx, server, reference, stage, files, packs)
+    else:
+        from charter.cli.state import open_context
+        from charter.services.gates import run_gate
+
+        with open_context(ctx) as context:
+            found = run_gate(context, reference, stage, files=files, packs=packs).to_dict()
+    summary = {k: v for k, v in found.items() if k != "context"}
     for path, kind in ((junit, "junit"), (sarif, "sarif"), (markdown, "markdown")):
         if path is None:
             continue
@@ -52,10 +67,29 @@ def gate_command(
             path.write_text(render(summary, kind), encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"cannot write the {kind} report to {path}: {exc.strerror}") from None
-    report = render(result.to_dict() if fmt == "json" else summary, fmt)
+    report = render(found if fmt == "json" else summary, fmt)
     stdout().print(report, end="", markup=False, highlight=False, soft_wrap=True)
-    passed = result.outcome == "passed" or (allow_pending and result.outcome == "pending_approval")
+    outcome = found["decision"]
+    passed = outcome == "passed" or (allow_pending and outcome == "pending_approval")
     raise typer.Exit(0 if passed else 1)
+
+
+def _remote_gate(
+    ctx: typer.Context, server: str, reference: str, stage: str, files: tuple[Path, ...], packs: tuple[str, ...]
+) -> dict[str, Any]:
+    """The gate run by a Charter server (``POST /api/v1/gates``), with the policy files read here sent along."""
+    from charter.cli.state import state
+    from charter.client import ApiClient
+    from charter.errors import InvalidInput
+    from charter.policy.files import read_policy_texts
+
+    if state(ctx).home is not None or state(ctx).database_url is not None:
+        raise InvalidInput("--server runs the gate on the server's store; --home and --database-url do not go with it")
+    client = ApiClient(server, token=os.environ.get("CHARTER_TOKEN"), option="--server")
+    documents = [{"file": file, "text": text} for text, file in read_policy_texts(files)]
+    found = client.call("POST", "/gates", {"ref": reference, "stage": stage, "packs": list(packs),
+                                           "policies": documents})  # fmt: skip
+    return dict(found)
 
 
 def promote_command(

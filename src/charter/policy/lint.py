@@ -22,28 +22,16 @@ from pathlib import Path
 from charter.policy.cel import Environment, Expression
 from charter.policy.context import SCHEMA, sample_context
 from charter.policy.document import EXPRESSION, Policy, Problem, read_policy
+from charter.policy.files import find_policy_files
 from charter.policy.paths import extend_sample, schema_problems
 
-SUFFIXES = (".yaml", ".yml")
-CASES = ("cases.yaml", "cases.yml")
 _INPUT_PATH = re.compile(r"\binput((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 def policy_files(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
     """The policy files named or found under folders (``cases.yaml`` files are not policies)."""
-    files: list[Path] = []
-    problems: list[Problem] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file() and p.name not in CASES)
-            if not found:
-                problems.append(Problem(str(path), 0, "no policy files (*.yaml, *.yml) in this folder"))
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            problems.append(Problem(str(path), 0, "no such file or folder"))
-    return files, problems
+    files, missing = find_policy_files(paths)
+    return files, [Problem(str(path), 0, reason) for path, reason in missing]
 
 
 def lint_paths(paths: Sequence[Path]) -> list[Problem]:

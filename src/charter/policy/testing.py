@@ -36,9 +36,9 @@ from charter.policy.cel import ERROR_KINDS, Environment
 from charter.policy.context import check_context, merge, neutral_context
 from charter.policy.document import Policy, load_policy
 from charter.policy.evaluate import OUTCOMES, RuleVerdict, applies, decide, evaluate_policy
+from charter.policy.files import CASES
 from charter.yamlfile import Lines, compose_file, known, to_python
 
-CASES_FILES = ("cases.yaml", "cases.yml")
 FILE_FIELDS = ("defaults", "cases")
 CASE_FIELDS = ("name", "input", "expect")
 EXPECT_FIELDS = ("decision", "rules", "applies", "error")
@@ -100,7 +100,7 @@ def policy_folders(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         if not path.is_dir():
             raise PolicyCasesInvalid(f"{path} is not a folder")
-        for name in CASES_FILES:
+        for name in CASES:
             folders.update(found.parent for found in path.rglob(name))
     if not folders:
         raise PolicyCasesInvalid(f"no policy folders with a cases.yaml under {', '.join(map(str, paths))}")
@@ -118,7 +118,7 @@ def run_policy_tests(*paths: Path) -> CasesReport:
 def run_folder(folder: Path, *, label: str | None = None) -> list[CaseResult]:
     """The cases of one policy folder; a policy or cases file that cannot be read is one failing result."""
     shown = label or str(folder)
-    cases_file = next(folder / name for name in CASES_FILES if (folder / name).is_file())
+    cases_file = next(folder / name for name in CASES if (folder / name).is_file())
     policy_file = next(
         (folder / f"{folder.name}{s}" for s in (".yaml", ".yml") if (folder / f"{folder.name}{s}").is_file()), None
     )

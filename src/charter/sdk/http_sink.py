@@ -26,11 +26,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pyarrow as pa
 
-from charter.errors import InvalidInput, NotFound, StoreUnreachable
+from charter.client import problem_message, server_address
+from charter.errors import NotFound, StoreUnreachable
 from charter.sdk.uuids import new_decision_id
 
 ARROW = "application/vnd.apache.arrow.stream"
@@ -62,13 +63,9 @@ class HttpSink:
         rejected_dir: Path | str | None = None,
     ) -> None:
         """``url``: the server's root (a path prefix is kept); ``compress``: gzip the bodies (slow links)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput(f"url {url!r} is not an http(s) URL of a Charter server (e.g. https://charter.example)")
+        self._address = server_address(url)
         self.url = url
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, parts.port
-        self._prefix = parts.path.rstrip("/").removesuffix("/api/v1")
+        self._prefix = self._address.prefix
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
         self._compress = compress
@@ -91,10 +88,10 @@ class HttpSink:
         except (OSError, http.client.HTTPException) as exc:
             raise StoreUnreachable(f"Charter server {self.url} is unreachable ({exc})") from None
         if status == 404:
-            raise NotFound(_message(data, status))
+            raise NotFound(problem_message(data, status))
         if status != 200:
             raise StoreUnreachable(f"Charter server {self.url} answered {status} to resolve {reference}: "
-                                   f"{_message(data, status)}")  # fmt: skip
+                                   f"{problem_message(data, status)}")  # fmt: skip
         found = json.loads(data)
         return RemoteVersion(int(found["version"]), found.get("input_schema"))
 
@@ -122,9 +119,9 @@ class HttpSink:
             self._send(kind, model, batch.slice(half))
             return
         if status in PERMANENT or status == 413:
-            self._reject(kind, model, batch, status, _message(data, status))
+            self._reject(kind, model, batch, status, problem_message(data, status))
             return
-        raise IngestFailed(f"Charter server {self.url} answered {status}: {_message(data, status)}")
+        raise IngestFailed(f"Charter server {self.url} answered {status}: {problem_message(data, status)}")
 
     def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
         """One request; a kept-alive connection the server has closed meanwhile is replaced once."""
@@ -154,8 +151,7 @@ class HttpSink:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return kind(self._host, self._port, timeout=self._timeout), False
+        return self._address.connection(self._timeout), False
 
     def _reject(self, kind: str, model: str, batch: pa.RecordBatch, status: int, message: str) -> None:
         where = ""
@@ -179,11 +175,3 @@ def _ipc(batch: pa.RecordBatch) -> bytes:
     with pa.ipc.new_stream(stream, batch.schema) as writer:
         writer.write_batch(batch)
     return bytes(stream.getvalue().to_pybytes())
-
-
-def _message(data: bytes, status: int) -> str:
-    try:
-        found = json.loads(data)
-    except ValueError:
-        return data[:200].decode(errors="replace") or f"HTTP {status}"
-    return str(found.get("message", found)) if isinstance(found, dict) else str(found)

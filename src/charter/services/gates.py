@@ -16,6 +16,7 @@ saying so: an ungoverned promotion is a decision someone must take on purpose.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from charter.clock import format_timestamp
+from charter.errors import InvalidInput
 from charter.ids import new_id
 from charter.ledger import unit_of_work
 from charter.policy.context import CONTEXT_VERSION, check_context
@@ -36,7 +38,7 @@ from charter.services.datasets import resolve_dataset_version
 from charter.services.documents import documents_for
 from charter.services.evaluation import Evaluation, list_evaluations
 from charter.services.lineage import upstream
-from charter.services.policies import active_policies, read_packs, read_policy_files
+from charter.services.policies import active_policies, read_packs, read_policy_documents, read_policy_files
 from charter.services.registry import Model, ModelVersion, get_model, resolve_version
 from charter.store.schema import gate_results
 
@@ -128,14 +130,35 @@ def gate_context(
 
 
 def gate_policies(
-    context: Context, *, files: Sequence[Path] = (), packs: Sequence[str] = (), stored: bool = True
+    context: Context,
+    *,
+    files: Sequence[Path] = (),
+    packs: Sequence[str] = (),
+    documents: Sequence[tuple[str, str]] = (),
+    stored: bool = True,
+    replace_stored: bool = True,
 ) -> list[Policy]:
-    """The policies a gate weighs: the stored ones, then files and packs (replacing a stored one of the same name)."""
+    """The policies a gate weighs: the stored ones, then files, documents and packs (each replacing a stored one of
+    the same name). ``documents`` are ``(text, file)`` pairs: files read elsewhere (``charter gate --server``).
+
+    With ``replace_stored=False`` (a promotion) a given policy may add to the stored ones but not change one:
+    changing the rules that gate models is itself a governed change (``charter policy add``)."""
     chosen: dict[str, Policy] = {}
+    digests: dict[str, tuple[str, int]] = {}
     if stored:
         with context.engine.connect() as connection:
-            chosen.update((p.name, policy) for p, policy in active_policies(connection))
-    for _, _, policy in (*read_policy_files(files), *read_packs(packs)):
+            for found, policy in active_policies(connection):
+                chosen[found.name] = policy
+                digests[found.name] = (found.sha256, found.version)
+    given = (*read_policy_files(files), *read_policy_documents(documents), *read_packs(packs))
+    for text, origin, policy in given:
+        held = digests.get(policy.name)
+        if not replace_stored and held is not None and held[0] != hashlib.sha256(text.encode("utf-8")).hexdigest():
+            raise InvalidInput(
+                f"policy {policy.name!r} in {origin} differs from the stored {policy.name}@{held[1]}: a promotion is "
+                "weighed against the stored policies; store the change first (`charter policy add`, which needs "
+                "risk-officer or admin) or leave the file out"
+            )
         chosen[policy.name] = policy
     return list(chosen.values())
 
@@ -147,11 +170,15 @@ def run_gate(
     *,
     files: Sequence[Path] = (),
     packs: Sequence[str] = (),
+    documents: Sequence[tuple[str, str]] = (),
     stored: bool = True,
+    replace_stored: bool = True,
 ) -> GateResult:
     """Evaluate every applicable policy for moving ``reference`` to ``stage``; store and audit the result."""
     version = resolve_version(context, reference)
-    policies = gate_policies(context, files=files, packs=packs, stored=stored)
+    policies = gate_policies(
+        context, files=files, packs=packs, documents=documents, stored=stored, replace_stored=replace_stored
+    )
     with context.engine.connect() as connection:
         request = find_open(connection, promotion_payload(version, stage), context.clock.now())
     evidence = gate_context(context, version, stage, request=request)

@@ -23,6 +23,7 @@ from charter.errors import InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
 from charter.policy.document import Policy, parse_policy
+from charter.policy.files import read_policy_texts
 from charter.services.access import require
 from charter.services.context import Context
 from charter.store.schema import policies
@@ -66,15 +67,12 @@ class PolicyChange:
 
 def read_policy_files(paths: Sequence[Path]) -> list[tuple[str, str, Policy]]:
     """``(text, origin, policy)`` for each YAML file (a folder: its ``*.yaml`` except ``cases.yaml``), checked."""
-    found: list[tuple[str, str, Policy]] = []
-    for path in _policy_files(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-            raise InvalidInput(f"cannot read policy {path}: {reason}") from None
-        found.append((text, str(path), parsed(text, str(path))))
-    return found
+    return read_policy_documents(read_policy_texts(paths))
+
+
+def read_policy_documents(documents: Sequence[tuple[str, str]]) -> list[tuple[str, str, Policy]]:
+    """``(text, origin, policy)`` for policy documents given as ``(text, file)``, checked."""
+    return [(text, file, parsed(text, file)) for text, file in documents]
 
 
 def read_packs(names: Sequence[str]) -> list[tuple[str, str, Policy]]:
@@ -218,18 +216,3 @@ def _active(connection: Connection, name: str) -> StoredPolicy:
 
 def _stored(row: Any) -> StoredPolicy:
     return StoredPolicy(**{k: row[k] for k in StoredPolicy.__dataclass_fields__})
-
-
-def _policy_files(paths: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*.y*ml") if p.name not in ("cases.yaml", "cases.yml") and p.is_file())
-            if not found:
-                raise InvalidInput(f"{path} holds no policy files (*.yaml)")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InvalidInput(f"{path}: no such file or folder")
-    return files

@@ -70,7 +70,7 @@ def promote(
         raise Conflict(f"{version.model}:{alias} already points at {version.ref}")
     if break_glass and not justification.strip():
         raise InvalidInput("break-glass needs a justification (the incident or emergency it answers)")
-    gate = run_gate(context, reference, alias, files=files, packs=packs)
+    gate = run_gate(context, reference, alias, files=files, packs=packs, replace_stored=False)
     payload = promotion_payload(version, alias)
     extra = {"gate": gate.id, "gate_decision": gate.outcome}
     if break_glass:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from charter.server.api.access import roles
+from charter.server.api.policies import MAX_POLICY_BYTES
 from charter.server.api.schemas import (
     MODEL_REF,
+    NO_NUL,
     AliasMoveOut,
     AliasName,
     Body,
@@ -32,6 +34,9 @@ from charter.services import gates, promotion
 from charter.services.tokens import Caller
 
 router = APIRouter(tags=["gates"])
+
+#: At most this many policy documents in one gate request (a repository's policies folder).
+MAX_GATE_DOCUMENTS = 100
 
 
 class VerdictOut(BaseModel):
@@ -80,11 +85,26 @@ class PromotionOut(BaseModel):
     move: AliasMoveOut | None
 
 
+class PolicyDocumentIn(Body):
+    file: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=NO_NUL)] = Field(
+        description="Where the document comes from, e.g. policies/high-risk.yaml (verdicts and SARIF name it)."
+    )
+    text: Annotated[str, StringConstraints(max_length=MAX_POLICY_BYTES, pattern=NO_NUL)] = Field(
+        description="The policy document's YAML."
+    )
+
+
 class GateIn(Body):
     ref: ModelRef = Field(description="The model version, e.g. credit-risk@3.")
     stage: AliasName = Field(description="The stage (alias) it would move to, e.g. prod.")
     packs: list[ModelName] = Field(
         default_factory=list, description="Built-in policy packs to weigh as well, e.g. baseline."
+    )
+    policies: list[PolicyDocumentIn] = Field(
+        default_factory=list,
+        max_length=MAX_GATE_DOCUMENTS,
+        description="Policy documents to weigh as well, as `charter gate --policy` sends those of a repository; "
+        "one replaces a stored policy of the same name for this gate.",
     )
 
 
@@ -110,7 +130,8 @@ def gate_history(
 @router.post("/gates", response_model=GateDetailOut, status_code=201, responses=ERRORS, summary="Run a gate")
 def run_gate(request: Request, who: Annotated[Caller, roles("POST /gates")], body: GateIn) -> Any:
     """Evaluate every applicable policy for moving ``ref`` to ``stage``; store and return the verdict."""
-    found = gates.run_gate(context_for(request, who), body.ref, body.stage, packs=body.packs)
+    documents = [(d.text, d.file) for d in body.policies]
+    found = gates.run_gate(context_for(request, who), body.ref, body.stage, packs=body.packs, documents=documents)
     return GateDetailOut.model_validate(found.to_dict())
 
 
