@@ -123,16 +123,17 @@ def served(home: Path) -> Iterator[dict[str, str]]:
     with open_context(settings) as context:
         _, officer = create_token(context, "local:rita", name="ci")
         _, viewer = create_token(context, "svc:dashboard", roles=("viewer",), name="dashboard")
+        _, developer = create_token(context, "ci:github", roles=("developer",), name="ci")
     with LiveServer(create_app(settings)) as server:
-        yield {"url": server.url, "officer": officer, "viewer": viewer}
+        yield {"url": server.url, "officer": officer, "viewer": viewer, "developer": developer}
 
 
 def remote(
-    served: dict[str, str], *args: str, token: str = "officer", root: tuple[str, ...] = ()
+    served: dict[str, str], *args: str, token: str = "officer", root: tuple[str, ...] = (), command: str = "gate"
 ) -> tuple[int, str, str]:
     """``charter gate ... --server URL`` with ``token``'s secret in $CHARTER_TOKEN (no database configured)."""
     env = {"CHARTER_TOKEN": served.get(token, ""), "CHARTER_ACTOR": "local:nobody"}
-    result = runner.invoke(app, [*root, "gate", *args, "--server", served["url"]], env=env)
+    result = runner.invoke(app, [*root, command, *args, "--server", served["url"]], env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -221,6 +222,27 @@ def test_a_gate_on_a_server_loads_neither_the_store_nor_the_policy_engine(served
                           timeout=60, check=False)  # fmt: skip
     assert done.stdout.startswith("Gate credit-risk@2 -> prod: BLOCKED"), done.stderr
     assert done.stderr.strip().splitlines()[-1] == "1 []"
+
+
+def test_promote_on_a_server(home: Path, policies: Path, served: dict[str, str], tmp_path: Path) -> None:
+    assert charter(home, "policy", "add", str(policies))[0] == 0
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text(POLICY.replace(">= 0.82", ">= 0.5"))
+    code, _, err = remote(served, "credit-risk@2", "--to", "prod", "--policy", str(lenient), token="developer",
+                          command="promote")  # fmt: skip
+    assert code == 1 and f"policy 'high-risk-deploy' in {lenient} differs from the stored high-risk-deploy@1" in err
+    code, out, _ = remote(served, "credit-risk@1", "--to", "prod", "-j", "first model", token="developer",
+                          command="promote")  # fmt: skip
+    assert code == 1 and out.startswith("Gate credit-risk@1 -> prod: PENDING APPROVAL")
+    request = out.split("Change request ")[1].split()[0]
+    assert f"waits for 1 more approval from risk-officer; approve with `charter approvals approve {request}" in out
+    assert charter(home, "approvals", "approve", request, "-j", "reviewed", actor="local:rita")[0] == 0
+    code, out, _ = remote(served, "credit-risk@1", "--to", "prod", "--json", token="developer", command="promote")
+    done = json.loads(out)
+    assert (code, done["status"], done["move"]["actor"]) == (0, "promoted", "ci:github")
+    assert done["change_request"]["id"] == request and done["change_request"]["state"] == "executed"
+    code, out, _ = charter(home, "model", "show", "credit-risk", "--json")
+    assert json.loads(out)["aliases"] == {"prod": 1}
 
 
 def test_promote_through_an_approval(home: Path, policies: Path) -> None:

@@ -16,6 +16,15 @@ PolicyOption = Annotated[
     typer.Option("--policy", help="Also weigh this policy file or folder (repeat); overrides a stored one by name."),
 ]
 PackOption = Annotated[list[str] | None, typer.Option("--pack", help="Also weigh this built-in pack (repeat).")]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="CHARTER_SERVER",
+        help="Run it on this Charter server (`charter serve`) with the API token in $CHARTER_TOKEN, instead of "
+        "opening the database.",
+    ),
+]
 
 
 def gate_command(
@@ -31,15 +40,7 @@ def gate_command(
     allow_pending: Annotated[
         bool, typer.Option("--allow-pending", help="Exit 0 when only approvals are missing.")
     ] = False,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            "--server",
-            envvar="CHARTER_SERVER",
-            help="Run the gate on this Charter server (`charter serve`) with the API token in $CHARTER_TOKEN, "
-            "instead of opening the database.",
-        ),
-    ] = None,
+    server: ServerOption = None,
 ) -> None:
     """Evaluate every applicable policy for a version and stage; exit 0 pass, 1 blocked, 2 usage error.
 
@@ -52,7 +53,7 @@ def gate_command(
         raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     files, packs = tuple(policy or ()), tuple(pack or ())
     if server:
-        found = _remote_gate(ctx, server, reference, stage, files, packs)
+        found = _on_server(ctx, server, "/gates", {"ref": reference, "stage": stage, "packs": list(packs)}, files)
     else:
         from charter.cli.state import open_context
         from charter.services.gates import run_gate
@@ -74,22 +75,20 @@ def gate_command(
     raise typer.Exit(0 if passed else 1)
 
 
-def _remote_gate(
-    ctx: typer.Context, server: str, reference: str, stage: str, files: tuple[Path, ...], packs: tuple[str, ...]
+def _on_server(
+    ctx: typer.Context, server: str, path: str, body: dict[str, Any], files: tuple[Path, ...]
 ) -> dict[str, Any]:
-    """The gate run by a Charter server (``POST /api/v1/gates``), with the policy files read here sent along."""
+    """``POST /api/v1{path}`` on a Charter server, with the policy files read here sent along as ``policies``."""
     from charter.cli.state import state
     from charter.client import ApiClient
     from charter.errors import InvalidInput
     from charter.policy.files import read_policy_texts
 
     if state(ctx).home is not None or state(ctx).database_url is not None:
-        raise InvalidInput("--server runs the gate on the server's store; --home and --database-url do not go with it")
+        raise InvalidInput("--server runs it on the server's store; --home and --database-url do not go with it")
     client = ApiClient(server, token=os.environ.get("CHARTER_TOKEN"), option="--server")
     documents = [{"file": file, "text": text} for text, file in read_policy_texts(files)]
-    found = client.call("POST", "/gates", {"ref": reference, "stage": stage, "packs": list(packs),
-                                           "policies": documents})  # fmt: skip
-    return dict(found)
+    return dict(client.call("POST", path, {**body, "policies": documents}))
 
 
 def promote_command(
@@ -103,29 +102,38 @@ def promote_command(
         bool, typer.Option("--break-glass", help="Emergency: move it whatever the gate says; a review falls due.")
     ] = False,
     json_output: JsonOption = False,
+    server: ServerOption = None,
 ) -> None:
     """Move an alias to a version if the gate passes; otherwise open a change request or show what blocks it."""
-    from charter.cli.state import open_context
     from charter.policy.reports import text
-    from charter.services.promotion import promote
 
-    with open_context(ctx) as context:
-        result = promote(context, reference, to, justification=justification, files=tuple(policy or ()),
-                         packs=tuple(pack or ()), break_glass=break_glass)  # fmt: skip
+    files, packs = tuple(policy or ()), tuple(pack or ())
+    if server:
+        body = {"ref": reference, "alias": to, "justification": justification, "packs": list(packs),
+                "break_glass": break_glass}  # fmt: skip
+        result = _on_server(ctx, server, "/promotions", body, files)
+    else:
+        from charter.cli.state import open_context
+        from charter.services.promotion import promote
+
+        with open_context(ctx) as context:
+            result = promote(context, reference, to, justification=justification, files=files, packs=packs,
+                             break_glass=break_glass).to_dict()  # fmt: skip
+    gate, request, move = result["gate"], result["change_request"], result["move"]
     if json_output:
-        print_json(result.to_dict())
+        print_json(result)
     else:
         out = stdout()
-        out.print(text(result.gate.to_dict()), end="", markup=False, highlight=False, soft_wrap=True)
-        if result.status == "promoted" and result.move is not None:
-            how = " (BREAK-GLASS: a review is due)" if result.break_glass else ""
-            out.print(f"Promoted {result.gate.ref} to {result.move.model}:{result.move.alias}{how}", markup=False)
-        elif result.status == "pending_approval" and result.request is not None:
+        out.print(text(gate), end="", markup=False, highlight=False, soft_wrap=True)
+        if result["status"] == "promoted" and move is not None:
+            how = " (BREAK-GLASS: a review is due)" if result["break_glass"] else ""
+            out.print(f"Promoted {gate['ref']} to {move['model']}:{move['alias']}{how}", markup=False)
+        elif result["status"] == "pending_approval" and request is not None:
             out.print(
-                f"Change request {result.request.id} waits for {result.request.missing()}; approve with "
-                f"`charter approvals approve {result.request.id} -j ...`, then run this promote again",
+                f"Change request {request['id']} waits for {request['missing']}; approve with "
+                f"`charter approvals approve {request['id']} -j ...`, then run this promote again",
                 markup=False,
             )
         else:
-            out.print(f"Not promoted: the gate blocks {result.gate.ref} for {to}", markup=False)
-    raise typer.Exit(0 if result.status == "promoted" else 1)
+            out.print(f"Not promoted: the gate blocks {gate['ref']} for {to}", markup=False)
+    raise typer.Exit(0 if result["status"] == "promoted" else 1)

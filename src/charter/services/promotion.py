@@ -62,6 +62,7 @@ def promote(
     justification: str = "",
     files: Sequence[Path] = (),
     packs: Sequence[str] = (),
+    documents: Sequence[tuple[str, str]] = (),
     break_glass: bool = False,
 ) -> Promotion:
     check_alias_name(alias)
@@ -70,7 +71,7 @@ def promote(
         raise Conflict(f"{version.model}:{alias} already points at {version.ref}")
     if break_glass and not justification.strip():
         raise InvalidInput("break-glass needs a justification (the incident or emergency it answers)")
-    gate = run_gate(context, reference, alias, files=files, packs=packs, replace_stored=False)
+    gate = run_gate(context, reference, alias, files=files, packs=packs, documents=documents, replace_stored=False)
     payload = promotion_payload(version, alias)
     extra = {"gate": gate.id, "gate_decision": gate.outcome}
     if break_glass:

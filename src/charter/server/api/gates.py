@@ -113,6 +113,12 @@ class PromotionIn(Body):
     alias: AliasName = Field(description="The alias to move, e.g. prod.")
     justification: Text = ""
     packs: list[ModelName] = Field(default_factory=list)
+    policies: list[PolicyDocumentIn] = Field(
+        default_factory=list,
+        max_length=MAX_GATE_DOCUMENTS,
+        description="Policy documents to weigh as well; one named like a stored policy must hold its stored text "
+        "(a promotion is weighed against the stored rules).",
+    )
     break_glass: bool = Field(False, description="Move it whatever the gate says (admins, risk officers); reviewed.")
 
 
@@ -140,6 +146,6 @@ def promote(request: Request, who: Annotated[Caller, roles("POST /promotions")],
     """Run the gate and move the alias if it passes; open the change request it asks for; or say what blocks it."""
     found = promotion.promote(
         context_for(request, who), body.ref, body.alias, justification=body.justification, packs=body.packs,
-        break_glass=body.break_glass,
+        documents=[(d.text, d.file) for d in body.policies], break_glass=body.break_glass,
     )  # fmt: skip
     return PromotionOut.model_validate(found.to_dict())
