@@ -15,6 +15,14 @@ PolicyOption = Annotated[
     list[Path] | None,
     typer.Option("--policy", help="Also weigh this policy file or folder (repeat); overrides a stored one by name."),
 ]
+PromotePolicyOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--policy",
+        help="Also weigh this policy file or folder (repeat); one named like a stored policy "
+        "must hold the stored text.",
+    ),
+]
 PackOption = Annotated[list[str] | None, typer.Option("--pack", help="Also weigh this built-in pack (repeat).")]
 ServerOption = Annotated[
     str | None,
@@ -42,7 +50,7 @@ def gate_command(
     ] = False,
     server: ServerOption = None,
 ) -> None:
-    """Evaluate every applicable policy for a version and stage; exit 0 pass, 1 blocked, 2 usage error.
+    """Evaluate every applicable policy for a version and stage; exit 0 pass, 1 blocked, 2 when it cannot run.
 
     One run can print one format and write others to files, so CI stores one gate result.
     """
@@ -88,7 +96,8 @@ def _on_server(
         raise InvalidInput("--server runs it on the server's store; --home and --database-url do not go with it")
     client = ApiClient(server, token=os.environ.get("CHARTER_TOKEN"), option="--server")
     documents = [{"file": file, "text": text} for text, file in read_policy_texts(files)]
-    return dict(client.call("POST", path, {**body, "policies": documents}))
+    # Only sent when there are some, so that a server older than the ``policies`` field still runs the rest.
+    return dict(client.call("POST", path, {**body, "policies": documents} if documents else body))
 
 
 def promote_command(
@@ -96,7 +105,7 @@ def promote_command(
     reference: Annotated[str, typer.Argument(help="The model version to promote, e.g. credit-risk@3.")],
     to: Annotated[str, typer.Option("--to", help="The alias to move, e.g. prod.")],
     justification: Annotated[str, typer.Option("--justification", "-j", help="Why (kept with the request).")] = "",
-    policy: PolicyOption = None,
+    policy: PromotePolicyOption = None,
     pack: PackOption = None,
     break_glass: Annotated[
         bool, typer.Option("--break-glass", help="Emergency: move it whatever the gate says; a review falls due.")
