@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from charter.errors import CharterError, InvalidInput, StoreUnreachable, Unauthenticated, all_error_classes
 
@@ -33,6 +35,7 @@ class ServerAddress:
     host: str
     port: int | None
     prefix: str
+    root: str  # scheme, host, port and prefix: what ``/api/v1/...`` is appended to
 
     def connection(self, timeout: float) -> http.client.HTTPConnection:
         kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
@@ -49,7 +52,8 @@ def server_address(url: str, *, option: str = "url") -> ServerAddress:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"{option} {url!r} is not an http(s) URL of a Charter server (e.g. https://charter.example)")
     prefix = parts.path.rstrip("/").removesuffix("/api/v1")
-    return ServerAddress(url, parts.scheme == "https", parts.hostname, port, prefix)
+    root = urlunsplit((parts.scheme, parts.netloc, prefix, "", ""))
+    return ServerAddress(url, parts.scheme == "https", parts.hostname, port, prefix, root)
 
 
 def problem_message(data: bytes, status: int) -> str:
@@ -91,18 +95,20 @@ class ApiClient:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
         url = self.address.url
-        connection = self.address.connection(self.timeout)
+        request = urllib.request.Request(f"{self.address.root}/api/v1{path}", data=data, headers=headers, method=method)
         try:
-            connection.request(method, f"{self.address.prefix}/api/v1{path}", body=data, headers=headers)
-            response = connection.getresponse()
-            answer = response.read()
+            # urllib, not a bare connection: it honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as CI runners need
+            # (an opener of its own reads them now; urlopen's shared one keeps what they were on first use).
+            with urllib.request.build_opener().open(request, timeout=self.timeout) as response:
+                status, answer = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read()
         except (OSError, http.client.HTTPException) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-            raise StoreUnreachable(f"Charter server {url} is unreachable ({reason})") from None
-        finally:
-            connection.close()
-        if response.status >= 400:
-            error = problem_error(answer, response.status)
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            text = (reason.strerror if isinstance(reason, OSError) else None) or str(reason) or type(exc).__name__
+            raise StoreUnreachable(f"Charter server {url} is unreachable ({text})") from None
+        if status >= 400:
+            error = problem_error(answer, status)
             if isinstance(error, Unauthenticated) and not self.token:
                 error.message += "; none was sent: set CHARTER_TOKEN"
                 error.args = (error.message,)
@@ -110,5 +116,5 @@ class ApiClient:
         try:
             return json.loads(answer)
         except ValueError:
-            raise StoreUnreachable(f"Charter server {url} answered {response.status} without JSON; is it a Charter "
+            raise StoreUnreachable(f"Charter server {url} answered {status} without JSON; is it a Charter "
                                    "server?") from None  # fmt: skip

@@ -207,6 +207,20 @@ def test_the_server_option_is_checked_before_anything_is_sent(home: Path, served
         assert result.exit_code == 2 and expected in result.stderr, result.stderr
 
 
+def test_the_server_is_reached_through_the_proxy_the_environment_names(served: dict[str, str]) -> None:
+    """CI runners behind a proxy set HTTP(S)_PROXY and NO_PROXY; the gate honours them."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
+    env = {"CHARTER_TOKEN": served["officer"], "http_proxy": proxy, "HTTP_PROXY": proxy, "no_proxy": "",
+           "NO_PROXY": ""}  # fmt: skip
+    command = ["gate", "credit-risk@1", "--stage", "prod", "--server", served["url"]]
+    through = runner.invoke(app, command, env=env)
+    assert through.exit_code == 2 and f"Charter server {served['url']} is unreachable" in through.stderr
+    direct = runner.invoke(app, command, env={**env, "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"})
+    assert direct.exit_code == 1 and "no policy applies to credit-risk@1" in direct.stdout, direct.stderr
+
+
 def test_a_gate_on_a_server_loads_neither_the_store_nor_the_policy_engine(served: dict[str, str]) -> None:
     """What keeps `charter gate --server` quick from a cold start: no SQLAlchemy, YAML, CEL or server libraries."""
     code = (
