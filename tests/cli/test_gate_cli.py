@@ -238,6 +238,24 @@ def test_a_gate_on_a_server_loads_neither_the_store_nor_the_policy_engine(served
     assert done.stderr.strip().splitlines()[-1] == "1 []"
 
 
+def test_a_policy_change_is_proposed_approved_and_applied(home: Path, policies: Path) -> None:
+    code, out, _ = charter(home, "policy", "propose", str(policies), "-j", "new deploy rules", actor="local:dev")
+    assert code == 1 and out.startswith("Change request ")
+    request = out.split()[2]
+    assert (
+        f"(policy:high-risk-deploy) waits for 1 more approval from risk-officer; approve with `charter "
+        f"approvals approve {request} -j ...`, then run this command again" in " ".join(out.split())
+    )
+    code, out, _ = charter(home, "approvals", "show", request, "--json")
+    assert json.loads(out)["payload"]["policies"][0]["name"] == "high-risk-deploy"
+    assert charter(home, "approvals", "approve", request, "-j", "reviewed", actor="local:rita")[0] == 0
+    code, out, _ = charter(home, "policy", "propose", str(policies), actor="local:dev")
+    assert code == 0 and out.splitlines()[0].startswith("high-risk-deploy@1 added (")
+    assert out.splitlines()[1] == f"Change request {request} executed"
+    code, _, err = charter(home, "policy", "propose", str(policies), "-j", "again", actor="local:dev")
+    assert code == 1 and "already hold exactly these texts" in err
+
+
 def test_promote_on_a_server(home: Path, policies: Path, served: dict[str, str], tmp_path: Path) -> None:
     assert charter(home, "policy", "add", str(policies))[0] == 0
     lenient = tmp_path / "lenient.yaml"

@@ -207,3 +207,25 @@ def test_a_gate_weighs_policy_documents_sent_with_it(registry: dict[str, Any]) -
     assert call(registry, "developer", "POST", "/gates", json=nul).status_code == 422
     history = call(registry, "viewer", "GET", "/gates", params={"ref": "credit-risk@2"}).json()["items"]
     assert [g["decision"] for g in history] == ["blocked", "pending_approval"]  # refused requests stored nothing
+
+
+def test_a_policy_change_is_proposed_then_applied_once_approved(server: dict[str, Any]) -> None:
+    body = {"policies": [{"file": "policies/high-risk-deploy.yaml", "text": POLICY}], "justification": "new rules"}
+    asked = call(server, "developer", "POST", "/policies:propose", json=body)
+    assert asked.status_code == 200, asked.text
+    request = asked.json()["change_request"]
+    assert (asked.json()["status"], request["kind"], request["requester"]) == (
+        "pending_approval", "policy_change", "svc:developer",
+    )  # fmt: skip
+    assert call(server, "viewer", "GET", "/policies").json()["items"] == []
+    assert call(server, "viewer", "POST", "/policies:propose", json=body).status_code == 403
+    approved = call(server, "risk-officer", "POST", f"/change-requests/{request['id']}/approve",
+                    json={"justification": "reviewed", "payload_sha256": request["payload_sha256"]})  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    applied = call(server, "developer", "POST", "/policies:propose", json={**body, "justification": ""}).json()
+    assert (applied["status"], applied["change_request"]["state"]) == ("applied", "executed")
+    assert applied["changes"] == [{"name": "high-risk-deploy", "action": "create", "version": 1,
+                                   "origin": "policies/high-risk-deploy.yaml"}]  # fmt: skip
+    again = call(server, "developer", "POST", "/policies:propose", json=body)
+    assert again.status_code == 409 and "already hold exactly these texts" in again.json()["message"]
+    assert call(server, "developer", "POST", "/policies:propose", json={"justification": "x"}).status_code == 400

@@ -188,6 +188,47 @@ def test_policies_are_versioned_and_need_a_role(context: Context, governed: Path
     assert run_gate(context, "credit-risk@2", "prod", packs=["baseline"]).decision.policies == ("baseline",)
 
 
+def test_a_policy_change_under_approval(context: Context, governed: Path, tmp_path: Path) -> None:
+    """A developer asks; another risk-officer approves; the same call then stores exactly the approved text."""
+    dev, rita = as_actor(context, "local:dev"), as_actor(context, "local:rita")
+    stricter = tmp_path / "stricter" / "high-risk-deploy.yaml"
+    stricter.parent.mkdir()
+    stricter.write_text(POLICY.replace("0.82", "0.85"))
+    with pytest.raises(Forbidden, match=r"local:dev has no role"):
+        policies.add_policies(dev, [stricter])  # no role: asking is the way
+    with pytest.raises(InvalidInput, match=r"a change request needs a justification"):
+        policies.propose_policies(dev, [stricter])
+    asked = policies.propose_policies(dev, [stricter], justification="the regulator asks for 0.85")
+    assert (asked.status, asked.request.kind, asked.request.subject) == ("pending_approval", "policy_change",
+                                                                         "policy:high-risk-deploy")  # fmt: skip
+    [entry] = asked.request.payload["policies"]
+    assert (entry["source"], entry["origin"]) == (stricter.read_text(), str(stricter))
+    assert asked.request.requirement.roles == ("risk-officer",)
+    assert policies.propose_policies(dev, [stricter]).request.id == asked.request.id  # the same change: same request
+    assert policies.get_policy(context, "high-risk-deploy").version == 1  # nothing stored yet
+    with pytest.raises(Forbidden, match=r"separation of duties"):
+        approvals.approve(as_actor(context, "local:dev"), asked.request.id, justification="mine")
+    other = tmp_path / "other" / "high-risk-deploy.yaml"
+    other.parent.mkdir()
+    other.write_text(POLICY.replace("0.82", "0.5"))
+    approvals.approve(rita, asked.request.id, justification="reviewed the threshold")
+    # The approval binds the text: another text is another request, still pending.
+    assert policies.propose_policies(dev, [other], justification="lower").status == "pending_approval"
+    done = policies.propose_policies(dev, [stricter])
+    assert done.status == "applied" and done.request.state == "executed"
+    assert [(c.name, c.action, c.version) for c in done.changes] == [("high-risk-deploy", "update", 2)]
+    stored = policies.get_policy(context, "high-risk-deploy")
+    assert (stored.version, stored.created_by, stored.source) == (2, "local:dev", stricter.read_text())
+    [updated] = list_entries(context.engine, EntryFilter(action="policy.updated"))
+    assert (updated.actor, updated.data["change_request"]) == ("local:dev", asked.request.id)
+    [executed] = list_entries(context.engine, EntryFilter(action="change.executed"))
+    assert executed.data["policies"] == ["high-risk-deploy@2"]
+    with pytest.raises(Conflict, match=r"already hold exactly these texts"):
+        policies.propose_policies(dev, [stricter], justification="again")
+    assert run_gate(context, "credit-risk@2", "prod").outcome == "blocked"  # 0.84 < 0.85 now
+    assert audit.verify_ledger(context).ok
+
+
 def test_policies_apply_declaratively(context: Context, tmp_path: Path) -> None:
     from charter.errors import PolicyParseError
     from charter.services import apply as applying

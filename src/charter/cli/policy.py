@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from charter.cli.output import print_json, stdout
+
+if TYPE_CHECKING:
+    from charter.services.policies import PolicyChange
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -129,10 +133,49 @@ def add_command(
     if json_output:
         print_json([c.to_dict() for c in changes])
         return
+    _print_changes(changes)
+
+
+def _print_changes(changes: Sequence[PolicyChange]) -> None:
     out = stdout()
     for change in changes:
         verb = {"create": "added", "update": "updated", "unchanged": "unchanged"}[change.action]
         out.print(f"{change.name}@{change.version} {verb} ({change.origin})", markup=False)
+
+
+@app.command("propose")
+def propose_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Policy files, or folders of *.yaml policies.")] = None,
+    pack: Annotated[list[str] | None, typer.Option("--pack", help="A built-in pack to add (repeat).")] = None,
+    justification: Annotated[
+        str, typer.Option("--justification", "-j", help="Why this change (needed to open the request).")
+    ] = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Ask for a policy change under approval; once a risk-officer approved it, the same command applies it.
+
+    Anyone may ask: the request holds exactly these texts, and its approval, not your role, authorises
+    the change. Exit 0 when applied, 1 while it waits for approval.
+    """
+    from charter.cli.state import open_context
+    from charter.services.policies import propose_policies
+
+    with open_context(ctx) as context:
+        found = propose_policies(context, tuple(paths or ()), tuple(pack or ()), justification=justification)
+    request = found.request
+    if json_output:
+        print_json(found.to_dict())
+    elif found.status == "applied":
+        _print_changes(found.changes)
+        stdout().print(f"Change request {request.id} executed", markup=False)
+    else:
+        stdout().print(
+            f"Change request {request.id} ({request.subject}) waits for {request.missing()}; approve with "
+            f"`charter approvals approve {request.id} -j ...`, then run this command again",
+            markup=False,
+        )
+    raise typer.Exit(0 if found.status == "applied" else 1)
 
 
 @app.command("list")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from charter.clock import format_timestamp
-from charter.errors import InvalidInput, NotFound
+from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
 from charter.policy.document import Policy, parse_policy
 from charter.policy.files import read_policy_texts
 from charter.services.access import require
+from charter.services.approvals import ChangeRequest, find_open, mark_executed, open_in
 from charter.services.context import Context
 from charter.store.schema import policies
 
@@ -99,19 +100,83 @@ def parsed(text: str, file: str) -> Policy:
     return policy
 
 
+@dataclass(frozen=True)
+class PolicyProposal:
+    """A policy change under approval: ``pending_approval`` with its request, or ``applied`` with the changes."""
+
+    status: str
+    request: ChangeRequest
+    changes: tuple[PolicyChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "change_request": self.request.to_dict(),
+                "changes": [c.to_dict() for c in self.changes]}  # fmt: skip
+
+
 def add_policies(context: Context, paths: Sequence[Path] = (), packs: Sequence[str] = ()) -> list[PolicyChange]:
     """Store the policies in ``paths`` and the built-in ``packs``, all or nothing."""
-    documents = [*read_policy_files(paths), *read_packs(packs)]
-    if not documents:
-        raise InvalidInput("no policies given: name policy files or folders, or --pack NAME")
-    names = [policy.name for _, _, policy in documents]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise InvalidInput(f"policy {twice[0]!r} is defined more than once in what was given")
+    documents = _given(paths, packs, ())
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         require(uow.connection, context.actor, "policy.manage")
         now = format_timestamp(context.clock.now())
         return [store_in(uow, text, origin, policy.name, now) for text, origin, policy in documents]
+
+
+def propose_policies(
+    context: Context,
+    paths: Sequence[Path] = (),
+    packs: Sequence[str] = (),
+    *,
+    documents: Sequence[tuple[str, str]] = (),
+    justification: str = "",
+) -> PolicyProposal:
+    """A change to the policies, under approval (a ``policy_change`` change request).
+
+    The request is bound to exactly these texts (the payload holds each policy's name, origin,
+    SHA-256 and text, so approvers read what they approve). The first call opens it — anyone may
+    ask; a risk-officer other than the requester approves (``charter approvals approve``). Called
+    again with the same texts once it is approved, it stores them in one unit of work with the
+    request marked executed: the approval, not the caller's role, authorises the change.
+    """
+    given = _given(paths, packs, documents)
+    payload = {
+        "policies": [
+            {"name": policy.name, "origin": origin, "sha256": _digest(text), "source": text}
+            for text, origin, policy in given
+        ]
+    }
+    subject = "policy:" + ",".join(sorted(policy.name for _, _, policy in given))
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        held = {entry["name"]: active_stored(uow.connection, entry["name"]) for entry in payload["policies"]}
+        if all((found := held[e["name"]]) is not None and found.sha256 == e["sha256"] for e in payload["policies"]):
+            raise Conflict(f"{subject.removeprefix('policy:')}: the stored policies already hold exactly these "
+                           "texts; there is nothing to change")  # fmt: skip
+        request = find_open(uow.connection, payload, context.clock.now())
+        if request is not None and request.state == "approved":
+            now = format_timestamp(context.clock.now())
+            changes = tuple(store_in(uow, text, origin, p.name, now, approved=request) for text, origin, p in given)
+            mark_executed(uow, request, now, {"policies": [f"{c.name}@{c.version}" for c in changes]})
+            return PolicyProposal("applied", replace(request, state="executed", updated_at=now), changes)
+        if request is None:
+            request = open_in(uow, context, "policy_change", subject, payload, justification=justification)
+        return PolicyProposal("pending_approval", request)
+
+
+def _given(
+    paths: Sequence[Path], packs: Sequence[str], documents: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, Policy]]:
+    given = [*read_policy_files(paths), *read_policy_documents(documents), *read_packs(packs)]
+    if not given:
+        raise InvalidInput("no policies given: name policy files or folders, or --pack NAME")
+    names = [policy.name for _, _, policy in given]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInput(f"policy {twice[0]!r} is defined more than once in what was given")
+    return given
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def add_policy_text(context: Context, text: str, *, origin: str) -> PolicyChange:
@@ -122,10 +187,15 @@ def add_policy_text(context: Context, text: str, *, origin: str) -> PolicyChange
         return store_in(uow, text, origin, policy.name, format_timestamp(context.clock.now()))
 
 
-def store_in(uow: UnitOfWork, text: str, origin: str, name: str, now: str) -> PolicyChange:
-    """Store one checked policy's text inside ``uow`` (``charter apply`` calls this for ``kind: Policy``)."""
-    require(uow.connection, uow.actor, "policy.manage")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+def store_in(
+    uow: UnitOfWork, text: str, origin: str, name: str, now: str, *, approved: ChangeRequest | None = None
+) -> PolicyChange:
+    """Store one checked policy's text inside ``uow`` (``charter apply`` calls this for ``kind: Policy``).
+
+    The actor needs ``policy.manage``, unless the change carries out the ``approved`` request."""
+    if approved is None:
+        require(uow.connection, uow.actor, "policy.manage")
+    digest = _digest(text)
     current = (
         uow.connection.execute(select(policies).where(policies.c.name == name, policies.c.active.is_(True)))
         .mappings()
@@ -143,9 +213,10 @@ def store_in(uow: UnitOfWork, text: str, origin: str, name: str, now: str) -> Po
     }  # fmt: skip
     uow.execute(policies.insert().values(row))
     action = "create" if current is None else "update"
-    uow.record("policy.added" if action == "create" else "policy.updated", f"policy:{name}",
-               {"version": version, "sha256": digest, "origin": origin,
-                "rules": [r.name for r in policy.rules]})  # fmt: skip
+    data = {"version": version, "sha256": digest, "origin": origin, "rules": [r.name for r in policy.rules]}
+    if approved is not None:
+        data["change_request"] = approved.id
+    uow.record("policy.added" if action == "create" else "policy.updated", f"policy:{name}", data)
     return PolicyChange(name, action, version, origin)
 
 

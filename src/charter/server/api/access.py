@@ -70,6 +70,7 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     # policies
     "GET /policies": READ,
     "POST /policies": POLICY,
+    "POST /policies:propose": OPERATE,
     "GET /policies/{name}": READ,
     "DELETE /policies/{name}": POLICY,
     # evaluations

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from charter.server.api.access import roles
-from charter.server.api.policies import MAX_POLICY_BYTES
+from charter.server.api.policies import MAX_DOCUMENTS, PolicyDocumentIn
 from charter.server.api.schemas import (
     MODEL_REF,
-    NO_NUL,
     AliasMoveOut,
     AliasName,
     Body,
@@ -34,9 +33,6 @@ from charter.services import gates, promotion
 from charter.services.tokens import Caller
 
 router = APIRouter(tags=["gates"])
-
-#: At most this many policy documents in one gate request (a repository's policies folder).
-MAX_GATE_DOCUMENTS = 100
 
 
 class VerdictOut(BaseModel):
@@ -85,15 +81,6 @@ class PromotionOut(BaseModel):
     move: AliasMoveOut | None
 
 
-class PolicyDocumentIn(Body):
-    file: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=NO_NUL)] = Field(
-        description="Where the document comes from, e.g. policies/high-risk.yaml (verdicts and SARIF name it)."
-    )
-    text: Annotated[str, StringConstraints(max_length=MAX_POLICY_BYTES, pattern=NO_NUL)] = Field(
-        description="The policy document's YAML."
-    )
-
-
 class GateIn(Body):
     ref: ModelRef = Field(description="The model version, e.g. credit-risk@3.")
     stage: AliasName = Field(description="The stage (alias) it would move to, e.g. prod.")
@@ -102,7 +89,7 @@ class GateIn(Body):
     )
     policies: list[PolicyDocumentIn] = Field(
         default_factory=list,
-        max_length=MAX_GATE_DOCUMENTS,
+        max_length=MAX_DOCUMENTS,
         description="Policy documents to weigh as well, as `charter gate --policy` sends those of a repository; "
         "one replaces a stored policy of the same name for this gate.",
     )
@@ -115,7 +102,7 @@ class PromotionIn(Body):
     packs: list[ModelName] = Field(default_factory=list)
     policies: list[PolicyDocumentIn] = Field(
         default_factory=list,
-        max_length=MAX_GATE_DOCUMENTS,
+        max_length=MAX_DOCUMENTS,
         description="Policy documents to weigh as well; one named like a stored policy must hold its stored text "
         "(a promotion is weighed against the stored rules).",
     )

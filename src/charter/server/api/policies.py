@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from charter.errors import InvalidInput
 from charter.server.api.access import roles
-from charter.server.api.schemas import NO_NUL, Items, Text, reply
+from charter.server.api.schemas import NO_NUL, Body, ChangeRequestOut, Items, ModelName, Text, reply
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
 from charter.services import policies
@@ -19,6 +19,8 @@ router = APIRouter(tags=["policies"])
 
 #: The largest policy document the API takes.
 MAX_POLICY_BYTES = 1 << 20
+#: At most this many policy documents in one request (a repository's policies folder).
+MAX_DOCUMENTS = 100
 PolicyName = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="A policy's name.")]
 _YAML_BODY = {
     "required": True,
@@ -51,6 +53,29 @@ class PolicyChangeOut(BaseModel):
     action: str = Field(description="create, update (a new version) or unchanged (the same text).")
     version: int
     origin: str
+
+
+class PolicyDocumentIn(Body):
+    file: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=NO_NUL)] = Field(
+        description="Where the document comes from, e.g. policies/high-risk.yaml (verdicts and SARIF name it)."
+    )
+    text: Annotated[str, StringConstraints(max_length=MAX_POLICY_BYTES, pattern=NO_NUL)] = Field(
+        description="The policy document's YAML."
+    )
+
+
+class PolicyProposalIn(Body):
+    policies: list[PolicyDocumentIn] = Field(
+        default_factory=list, max_length=MAX_DOCUMENTS, description="The policy documents to add or change."
+    )
+    packs: list[ModelName] = Field(default_factory=list, description="Built-in packs to add, e.g. baseline.")
+    justification: Text = Field("", description="Why this change (needed to open the request).")
+
+
+class PolicyProposalOut(BaseModel):
+    status: str = Field(description="pending_approval, or applied once the request was approved.")
+    change_request: ChangeRequestOut
+    changes: list[PolicyChangeOut] = Field(description="What was stored, when applied.")
 
 
 @router.get("/policies", response_model=Items[PolicyOut], responses=ERRORS, summary="List policies")
@@ -88,6 +113,19 @@ def add_policy(
     """Store a policy from its YAML text; a changed text becomes a new version, the same text changes nothing."""
     change = policies.add_policy_text(context_for(request, who), text, origin=f"api:{who.principal}")
     return PolicyChangeOut.model_validate(change.to_dict())
+
+
+@router.post("/policies:propose", response_model=PolicyProposalOut, responses=ERRORS, summary="Propose a policy change")
+def propose_policies(
+    request: Request, who: Annotated[Caller, roles("POST /policies:propose")], body: PolicyProposalIn
+) -> Any:
+    """Ask for a policy change under approval (a policy_change change request bound to exactly these texts);
+    sent again once a risk-officer approved it, it stores them."""
+    found = policies.propose_policies(
+        context_for(request, who), packs=body.packs, documents=[(d.text, d.file) for d in body.policies],
+        justification=body.justification,
+    )  # fmt: skip
+    return PolicyProposalOut.model_validate(found.to_dict())
 
 
 @router.get("/policies/{name}", response_model=PolicyDetailOut, responses=ERRORS, summary="Show a policy")
