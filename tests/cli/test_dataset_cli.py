@@ -53,6 +53,34 @@ def test_the_dataset_round_trip(tmp_path: Path) -> None:
     assert charter(home, "audit", "verify")[0] == 0
 
 
+def test_a_certification_is_proposed_approved_and_recorded(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    charter(home, "init")
+    (tmp_path / "people.csv").write_text(CSV)
+    charter(home, "dataset", "register", "people", "--legal-basis", "consent")
+    charter(home, "dataset", "add-version", "people", str(tmp_path / "people.csv"))
+    me = json.loads(charter(home, "whoami", "--json")[1])["principal"]
+    assert charter(home, "role", "grant", "local:rita", "risk-officer")[0] == 0
+    ask = ("dataset", "propose-certification", "people@1", "--purpose", "churn model", "--expires", "30d")
+    code, out, _ = charter(home, *ask, "-j", "training data for churn v2")
+    assert code == 1 and out.startswith("Change request ")
+    request = out.split()[2]
+    assert "(dataset:people) waits for 1 more approval from risk-officer" in " ".join(out.split())
+    approved = runner.invoke(app, ["--home", str(home), "approvals", "approve", request, "-j", "profile reviewed"],
+                             env={"CHARTER_ACTOR": "local:rita"})  # fmt: skip
+    assert approved.exit_code == 0, approved.stderr
+    code, out, err = charter(home, *ask, "--json")
+    assert code == 0, err
+    done = json.loads(out)
+    assert (done["status"], done["certification"]["certified_by"]) == ("applied", "local:rita")
+    assert done["change_request"]["requester"] == me
+    code, out, _ = charter(home, "dataset", "show", "people", "--json")
+    assert json.loads(out)["version"]["certification"] == "certified"
+    code, _, err = charter(home, "dataset", "propose-certification", "people@1", "--purpose", "x", "--expires",
+                           "soon", "-j", "y")  # fmt: skip
+    assert code == 1 and "--expires 'soon' is not an ISO-8601 time" in err
+
+
 def test_dataset_errors_are_one_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     charter(home, "init")

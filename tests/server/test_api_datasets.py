@@ -122,3 +122,24 @@ def test_lineage_upstream_and_impact(server: dict[str, Any], tmp_path: Path) -> 
     assert cycle.status_code == 400 and "would make a cycle" in cycle.json()["message"]
     bad_ref = call(server, "viewer", "GET", "/lineage/Credit Risk/upstream")
     assert bad_ref.status_code == 422 and bad_ref.json()["message"].startswith("path.ref: String should match pattern")
+
+
+def test_a_certification_is_proposed_then_recorded_once_approved(server: dict[str, Any], tmp_path: Path) -> None:
+    dataset_version(server, tmp_path)
+    path = "/datasets/transactions/versions/1/certifications:propose"
+    body = {"purpose": "credit scoring", "note": "reviewed", "justification": "training data for v3"}
+    asked = call(server, "developer", "POST", path, json=body)
+    assert asked.status_code == 200, asked.text
+    request = asked.json()["change_request"]
+    assert (asked.json()["status"], request["kind"], request["payload"]["valid_days"]) == (
+        "pending_approval", "dataset_certification", 365,
+    )  # fmt: skip
+    both = call(server, "developer", "POST", path, json={**body, "valid_days": 9, "expires_at": "2099-01-01T00:00:00Z"})
+    assert both.status_code == 400 and "not both" in both.json()["message"]
+    approved = call(server, "risk-officer", "POST", f"/change-requests/{request['id']}/approve",
+                    json={"justification": "ok", "payload_sha256": request["payload_sha256"]})  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    done = call(server, "developer", "POST", path, json=body).json()
+    assert (done["status"], done["certification"]["certified_by"]) == ("applied", "svc:risk-officer")
+    version = call(server, "viewer", "GET", "/datasets/transactions/versions/1").json()
+    assert version["certification"] == "certified"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -9,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from charter.clock import FixedClock
+from charter.clock import FixedClock, format_timestamp
 from charter.config import Settings
 from charter.errors import Conflict, Forbidden, InvalidInput, NotFound
 from charter.ledger.chain import EntryFilter, list_entries
-from charter.services import access, audit
+from charter.services import access, approvals, audit
 from charter.services.context import Context, open_context
 from charter.services.datasets import (
     DatasetSpec,
@@ -23,6 +24,7 @@ from charter.services.datasets import (
     get_dataset,
     list_dataset_versions,
     list_datasets,
+    propose_certification,
     register_dataset,
     resolve_dataset_version,
     revoke_certification,
@@ -161,6 +163,44 @@ def test_certification_expires_and_can_be_revoked(context: Context, applicants: 
     assert resolve_dataset_version(context, "applicants@1").certification_state(clock.now()) == "revoked"
     with pytest.raises(Conflict, match=r"was already revoked"):
         revoke_certification(context, cert.id, reason="again")
+    assert audit.verify_ledger(context).ok
+
+
+def test_a_certification_under_approval(context: Context, applicants: Path, clock: FixedClock) -> None:
+    """A data engineer asks; a risk-officer approves; the same call records it, certified by the approver."""
+    register(context)
+    add_dataset_version(context, "applicants", applicants)
+    access.grant(context, "local:rita", "risk-officer")
+    engineer = dataclasses.replace(context, settings=dataclasses.replace(context.settings, actor="local:eng"))
+    rita = dataclasses.replace(context, settings=dataclasses.replace(context.settings, actor="local:rita"))
+    ask = {"purpose": "credit scoring", "valid_days": 90, "note": "checked for leakage"}
+    with pytest.raises(InvalidInput, match=r"a change request needs a justification"):
+        propose_certification(engineer, "applicants@1", **ask)
+    with pytest.raises(InvalidInput, match=r"as a number of days or as an expiry time, not both"):
+        propose_certification(engineer, "applicants@1", **ask, expires=clock.now() + timedelta(days=9))
+    with pytest.raises(InvalidInput, match=r"valid for 1 to 3650 days, not 0"):
+        propose_certification(engineer, "applicants@1", **{**ask, "valid_days": 0}, justification="x")
+    asked = propose_certification(engineer, "applicants@1", **ask, justification="training data for v3")
+    request = asked.request
+    assert (asked.status, request.kind, request.subject) == ("pending_approval", "dataset_certification",
+                                                             "dataset:applicants")  # fmt: skip
+    version = resolve_dataset_version(context, "applicants@1")
+    assert request.payload == {
+        "dataset": "applicants", "version": 1, "sha256": version.sha256, "purpose": "credit scoring",
+        "note": "checked for leakage", "valid_days": 90,
+    }  # fmt: skip
+    assert version.certifications == ()
+    approvals.approve(rita, request.id, justification="reviewed the profile")
+    clock.advance(timedelta(days=2))
+    done = propose_certification(engineer, "applicants@1", **ask)
+    cert = done.certification
+    assert done.status == "applied" and done.request.state == "executed" and cert is not None
+    assert (cert.certified_by, cert.expires_at) == ("local:rita", format_timestamp(clock.now() + timedelta(days=90)))
+    assert resolve_dataset_version(context, "applicants@1").certification_state(clock.now()) == "certified"
+    [entry] = list_entries(context.engine, EntryFilter(action="dataset.certified"))
+    assert (entry.actor, entry.data["role"], entry.data["change_request"]) == ("local:eng", "risk-officer", request.id)
+    again = propose_certification(engineer, "applicants@1", **ask, justification="renew")
+    assert again.status == "pending_approval" and again.request.id != request.id  # executed: a new request
     assert audit.verify_ledger(context).ok
 
 

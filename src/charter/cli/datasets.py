@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from charter.cli.output import PAGE, print_json, progress, stdout, time_option
+from charter.cli.output import PAGE, awaiting_approval, print_json, progress, stdout, time_option
 from charter.cli.state import open_context
 
 if TYPE_CHECKING:
@@ -259,6 +259,42 @@ def certify(
         print_json(cert.__dict__)
     else:
         stdout().print(f"Certified {reference} for {cert.purpose!r} until {cert.expires_at} (id {cert.id})")
+
+
+@app.command("propose-certification")
+def propose_certification(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The version, e.g. transactions@2.")],
+    purpose: Annotated[str, typer.Option(help="What the data is to be certified for, e.g. 'credit scoring'.")],
+    expires: Annotated[
+        str, typer.Option(help="A number of days from the approval (90d), or an ISO date (2027-06-30).")
+    ] = "365d",
+    note: Annotated[str, typer.Option(help="What was checked.")] = "",
+    justification: Annotated[str, typer.Option("--justification", "-j", help="Why (needed to open the request).")] = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Ask for a certification under approval; once a risk-officer approved it, the same command records it.
+
+    Exit 0 when recorded, 1 while it waits for approval.
+    """
+    import re
+
+    from charter.services.datasets import propose_certification as propose
+
+    days = re.fullmatch(r"(\d+)d", expires.strip())
+    with open_context(ctx) as context:
+        when = None if days else time_option(expires, "--expires")
+        found = propose(context, reference, purpose=purpose, valid_days=int(days[1]) if days else None, expires=when,
+                        note=note, justification=justification)  # fmt: skip
+    request, cert = found.request, found.certification
+    if json_output:
+        print_json(found.to_dict())
+    elif cert is not None:
+        stdout().print(f"Certified {reference} for {cert.purpose!r} until {cert.expires_at} (id {cert.id}), by "
+                       f"{cert.certified_by}; change request {request.id} executed", markup=False)  # fmt: skip
+    else:
+        stdout().print(awaiting_approval(request.id, request.missing(), subject=request.subject), markup=False)
+    raise typer.Exit(0 if cert is not None else 1)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from charter.cli.output import print_json, stdout
+from charter.cli.output import awaiting_approval, print_json, stdout
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 PolicyOption = Annotated[
@@ -138,11 +138,7 @@ def promote_command(
             how = " (BREAK-GLASS: a review is due)" if result["break_glass"] else ""
             out.print(f"Promoted {gate['ref']} to {move['model']}:{move['alias']}{how}", markup=False)
         elif result["status"] == "pending_approval" and request is not None:
-            out.print(
-                f"Change request {request['id']} waits for {request['missing']}; approve with "
-                f"`charter approvals approve {request['id']} -j ...`, then run this promote again",
-                markup=False,
-            )
+            out.print(awaiting_approval(request["id"], request["missing"], again="this promote"), markup=False)
         else:
             out.print(f"Not promoted: the gate blocks {gate['ref']} for {to}", markup=False)
     raise typer.Exit(0 if result["status"] == "promoted" else 1)

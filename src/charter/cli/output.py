@@ -58,6 +58,15 @@ def time_option(value: str, option: str, *, now: datetime | None = None) -> date
         raise InvalidInput(f"{option} {value!r} is not an ISO-8601 time such as 2026-11-22T09:30:00Z{ahead}") from None
 
 
+def awaiting_approval(request_id: str, missing: str, *, subject: str = "", again: str = "this command") -> str:
+    """The line that says a change request waits, for whom, and what to do next."""
+    what = f" ({subject})" if subject else ""
+    return (
+        f"Change request {request_id}{what} waits for {missing}; approve with "
+        f"`charter approvals approve {request_id} -j ...`, then run {again} again"
+    )
+
+
 def error_line(message: str) -> None:
     """The one line a user sees for an error (plain text: messages may contain brackets)."""
     sys.stderr.write(f"Error: {message}\n")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from charter.cli.output import print_json, stdout
+from charter.cli.output import awaiting_approval, print_json, stdout
 
 if TYPE_CHECKING:
     from charter.services.policies import PolicyChange
@@ -170,11 +170,7 @@ def propose_command(
         _print_changes(found.changes)
         stdout().print(f"Change request {request.id} executed", markup=False)
     else:
-        stdout().print(
-            f"Change request {request.id} ({request.subject}) waits for {request.missing()}; approve with "
-            f"`charter approvals approve {request.id} -j ...`, then run this command again",
-            markup=False,
-        )
+        stdout().print(awaiting_approval(request.id, request.missing(), subject=request.subject), markup=False)
     raise typer.Exit(0 if found.status == "applied" else 1)
 
 

@@ -8,8 +8,8 @@ Ledger subject: ``dataset:<name>``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.access import require
+from charter.services.approvals import ChangeRequest, find_open, mark_executed, open_in
 from charter.services.artifacts import ArtifactDigest
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
@@ -344,31 +345,105 @@ def classify(
 
 def certify(context: Context, reference: str, *, purpose: str, expires: datetime, note: str = "") -> Certification:
     """Certify a dataset version for a purpose until ``expires``; the actor needs the ``risk-officer`` role."""
-    if not purpose.strip():
-        raise InvalidInput("a certification needs a purpose (what the data is fit for, e.g. 'credit scoring')")
+    purpose = _checked_purpose(purpose)
     now = context.clock.now()
-    if expires <= now:
-        raise InvalidInput(f"the certification would expire at {format_timestamp(expires)}, which is not in the future")
+    _check_expiry(expires, now)
     version = resolve_dataset_version(context, reference)
-    cert = Certification(
-        id=new_id(),
-        purpose=purpose.strip(),
-        certified_by=context.actor,
-        certified_at=format_timestamp(now),
-        expires_at=format_timestamp(expires),
-        note=note,
-        revoked_at=None,
-        revoked_by=None,
-    )
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         role = require(uow.connection, context.actor, "dataset.certify")
-        uow.execute(certifications.insert().values(**asdict(cert), version_id=version.id))
-        uow.record(
-            "dataset.certified",
-            f"dataset:{version.dataset}",
-            {**asdict(cert), "version": version.version, "role": role},
-        )
+        return _certify_in(uow, version, purpose, expires, note, now, certified_by=context.actor, extra={"role": role})
+
+
+@dataclass(frozen=True)
+class CertificationProposal:
+    """A certification under approval: ``pending_approval`` with its request, or ``applied`` with the certification."""
+
+    status: str
+    request: ChangeRequest
+    certification: Certification | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "change_request": self.request.to_dict(),
+                "certification": None if self.certification is None else asdict(self.certification)}  # fmt: skip
+
+
+def propose_certification(
+    context: Context,
+    reference: str,
+    *,
+    purpose: str,
+    valid_days: int | None = None,
+    expires: datetime | None = None,
+    note: str = "",
+    justification: str = "",
+) -> CertificationProposal:
+    """Ask for a certification under approval (a ``dataset_certification`` change request).
+
+    The request is bound to the version's content (its SHA-256), the purpose, the note and the
+    validity — ``valid_days`` counted from when it is carried out, or an absolute ``expires``.
+    Anyone may ask; a risk-officer other than the requester approves. Called again with the same
+    arguments once it is approved, it records the certification, certified by that risk-officer,
+    with the request marked executed.
+    """
+    if (valid_days is None) == (expires is None):
+        raise InvalidInput("give the certification's validity as a number of days or as an expiry time, not both")
+    if valid_days is not None and not 1 <= valid_days <= 3650:
+        raise InvalidInput(f"a certification is valid for 1 to 3650 days, not {valid_days}")
+    now = context.clock.now()
+    if expires is not None:
+        _check_expiry(expires, now)
+    version = resolve_dataset_version(context, reference)
+    purpose = _checked_purpose(purpose)
+    validity: dict[str, Any] = (
+        {"valid_days": valid_days} if expires is None else {"expires_at": format_timestamp(expires)}
+    )
+    payload = {"dataset": version.dataset, "version": version.version, "sha256": version.sha256, "purpose": purpose,
+               "note": note, **validity}  # fmt: skip
+    with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        request = find_open(uow.connection, payload, now)
+        if request is not None and request.state == "approved":
+            until = now + timedelta(days=valid_days) if valid_days is not None else expires
+            assert until is not None
+            _check_expiry(until, now)
+            approver = request.approved_by()[-1]
+            cert = _certify_in(uow, version, purpose, until, note, now, certified_by=approver.principal,
+                               extra={"role": approver.role, "change_request": request.id})  # fmt: skip
+            mark_executed(uow, request, cert.certified_at, {"certification": cert.id})
+            return CertificationProposal("applied", replace(request, state="executed", updated_at=cert.certified_at),
+                                         cert)  # fmt: skip
+        if request is None:
+            subject = f"dataset:{version.dataset}"
+            request = open_in(uow, context, "dataset_certification", subject, payload, justification=justification)
+        return CertificationProposal("pending_approval", request)
+
+
+def _certify_in(
+    uow: UnitOfWork,
+    version: DatasetVersion,
+    purpose: str,
+    expires: datetime,
+    note: str,
+    now: datetime,
+    *,
+    certified_by: str,
+    extra: dict[str, Any],
+) -> Certification:
+    cert = Certification(id=new_id(), purpose=purpose, certified_by=certified_by, certified_at=format_timestamp(now),
+                         expires_at=format_timestamp(expires), note=note, revoked_at=None, revoked_by=None)  # fmt: skip
+    uow.execute(certifications.insert().values(**asdict(cert), version_id=version.id))
+    uow.record("dataset.certified", f"dataset:{version.dataset}", {**asdict(cert), "version": version.version, **extra})
     return cert
+
+
+def _checked_purpose(purpose: str) -> str:
+    if not purpose.strip():
+        raise InvalidInput("a certification needs a purpose (what the data is fit for, e.g. 'credit scoring')")
+    return purpose.strip()
+
+
+def _check_expiry(expires: datetime, now: datetime) -> None:
+    if expires <= now:
+        raise InvalidInput(f"the certification would expire at {format_timestamp(expires)}, which is not in the future")
 
 
 def revoke_certification(context: Context, certification_id: str, *, reason: str) -> Certification:

@@ -62,6 +62,7 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     "GET /datasets/{name}/versions/{version}": READ,
     "PATCH /datasets/{name}/versions/{version}/columns/{column}": REGISTRY,
     "POST /datasets/{name}/versions/{version}/certifications": CERTIFY,
+    "POST /datasets/{name}/versions/{version}/certifications:propose": OPERATE,
     "POST /certifications/{certification_id}/revoke": CERTIFY,
     # lineage
     "GET /lineage/{ref}/upstream": READ,

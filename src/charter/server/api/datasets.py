@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from charter.server.api.access import roles
 from charter.server.api.schemas import (
     Body,
+    ChangeRequestOut,
     ColumnPath,
     IdPath,
     Items,
@@ -123,6 +124,22 @@ class CertifyIn(Body):
     purpose: Text = Field(min_length=1, description="What the data is fit for, e.g. credit scoring.")
     expires_at: AwareDatetime = Field(description="When the certification lapses (ISO-8601 with a time zone).")
     note: Text = ""
+
+
+class CertificationProposalIn(Body):
+    purpose: Text = Field(min_length=1, description="What the data is to be certified for, e.g. credit scoring.")
+    valid_days: int | None = Field(
+        None, ge=1, le=3650, description="Valid this many days from when it is carried out (365 unless expires_at)."
+    )
+    expires_at: AwareDatetime | None = Field(None, description="Or: when it lapses (ISO-8601 with a time zone).")
+    note: Text = ""
+    justification: Text = Field("", description="Why (needed to open the request).")
+
+
+class CertificationProposalOut(BaseModel):
+    status: str = Field(description="pending_approval, or applied once the request was approved.")
+    change_request: ChangeRequestOut
+    certification: CertificationOut | None = Field(description="The certification recorded, when applied.")
 
 
 def _version(found: datasets.DatasetVersion, now: datetime) -> DatasetVersionOut:
@@ -237,6 +254,27 @@ def certify(
         context_for(request, who), f"{name}@{version}", purpose=body.purpose, expires=body.expires_at, note=body.note
     )
     return CertificationOut.model_validate(asdict(found))
+
+
+@router.post(
+    "/datasets/{name}/versions/{version}/certifications:propose", response_model=CertificationProposalOut,
+    responses=ERRORS, summary="Propose a certification",
+)  # fmt: skip
+def propose_certification(
+    request: Request,
+    who: Annotated[Caller, roles("POST /datasets/{name}/versions/{version}/certifications:propose")],
+    name: NamePath,
+    version: VersionPath,
+    body: CertificationProposalIn,
+) -> Any:
+    """Ask for a certification under approval (a dataset_certification change request bound to the version's
+    content); sent again once a risk-officer approved it, it records the certification."""
+    days = body.valid_days if body.valid_days is not None or body.expires_at is not None else 365
+    found = datasets.propose_certification(
+        context_for(request, who), f"{name}@{version}", purpose=body.purpose, valid_days=days,
+        expires=body.expires_at, note=body.note, justification=body.justification,
+    )  # fmt: skip
+    return CertificationProposalOut.model_validate(found.to_dict())
 
 
 @router.post(
