@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from charter.clock import FixedClock
+from charter.clock import FixedClock, format_timestamp
 from charter.config import Settings
 from charter.errors import Conflict, InvalidInput
 from charter.services import access, approvals, audit, incidents, policies, remediation
@@ -176,7 +176,7 @@ def test_the_safe_zone_rolls_back_at_once(context: Context) -> None:
     assert (executed.state, executed.requester, executed.break_glass) == ("executed", "charter:safe-zone", True)
 
 
-def test_retrain_and_suppress(context: Context, tmp_path: Path, clock: FixedClock) -> None:
+def test_retrain_and_suppress(context: Context, tmp_path: Path, clock: FixedClock, receiver: Receiver) -> None:
     import sys
 
     marker = tmp_path / "retrained"
@@ -197,7 +197,14 @@ def test_retrain_and_suppress(context: Context, tmp_path: Path, clock: FixedCloc
     approvals.approve(as_actor(context, "local:ann"), asked.request.id, justification="ok")
     remediation.suppress(context, found.ref, duration=timedelta(hours=2), justification="")
     silenced = incidents.get_incident(context, found.ref)
-    assert silenced.details["suppressed_until"] and silenced.next_escalation_at is None
+    until = silenced.details["suppressed_until"]
+    assert until == format_timestamp(clock.now() + timedelta(hours=2)) and silenced.next_escalation_at == until
+    clock.advance(timedelta(hours=1))  # the second level was due 15 minutes in: suppressed
+    assert incidents.escalate_due(context) == [] and receiver.events("/lead") == []
+    clock.advance(timedelta(hours=1, minutes=1))  # suppression over, still unacknowledged: escalation goes on
+    [escalated] = incidents.escalate_due(context)
+    assert (escalated.ref, escalated.escalation_level) == (found.ref, 1)
+    assert receiver.events("/lead") == ["incident.escalated"]
     plain = incidents.alert(context, monitor(context, options={}), status="critical", value=0.6, window_end="w2",
                             run_id="r2")  # fmt: skip
     with pytest.raises(InvalidInput, match=r"declares no retraining"):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from charter.cli.output import print_json, progress, stdout
+from charter.cli.output import error_line, print_json, progress, stderr, stdout
 from charter.cli.state import open_context
 
 if TYPE_CHECKING:
@@ -70,8 +70,10 @@ def run(
             end = parse_window_time(until, "--to") if until else context.clock.now()
             window = (parse_window_time(since or "", "--from"), end)
         plan = plan_runs(context, model=model, names=tuple(name or ()), backfill=window)
-        with progress("Running monitors", None if json_output else len(plan)) as tick:
-            results = run_monitors(context, plan, progress=tick)
+        for note in plan.left_out:
+            stderr().print(f"note: {note}", markup=False, highlight=False)
+        with progress("Running monitors", None if json_output else len(plan.windows)) as tick:
+            results = run_monitors(context, plan.windows, progress=tick)
     if json_output:
         print_json([r.to_dict() for r in results])
     else:
@@ -135,7 +137,13 @@ def worker_command(
     out = stdout()
     with open_context(ctx) as context:
         while True:
-            results = work_once(context, worker, limit=limit)
+            try:
+                results = work_once(context, worker, limit=limit)
+            except Exception as exc:  # a long-running worker outlives a failed pass (the database restarting)
+                if once:
+                    raise
+                error_line(f"{worker}: this pass failed ({type(exc).__name__}: {exc}); trying again in {interval:g} s")
+                results = []
             if results:
                 _show(results)
             if once:

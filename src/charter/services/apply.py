@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -159,6 +159,21 @@ class SpecKind:
 
 class MonitorKind(SpecKind):
     kind: str = "Monitor"
+
+    def from_document(self, document: Document) -> dict[str, Any]:
+        """The spec, with a runbook file checked now and kept by its absolute path: a path relative to the
+        manifest would otherwise be read from wherever a worker runs, when the incident opens."""
+        from charter.runbooks import KINDS, runbook_for
+
+        runbook, kind = document.spec.get("runbook"), document.spec.get("kind")
+        if isinstance(runbook, str) and runbook.strip() and kind in KINDS:
+            try:
+                found = runbook_for(str(kind), runbook, base=Path(document.file).resolve().parent)
+            except CharterError as exc:
+                raise document.error(str(exc), "spec", "runbook") from None
+            if found.source == "file":
+                document = replace(document, spec={**document.spec, "runbook": str(Path(found.location).resolve())})
+        return super().from_document(document)
 
     def check(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         from charter.services.monitors import monitor_from_spec

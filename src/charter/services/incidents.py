@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.engine import Connection
 
 from charter.clock import format_timestamp
-from charter.errors import Conflict, InvalidInput, NotFound
+from charter.errors import CharterError, Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
 from charter.ledger.chain import EntryFilter, list_entries
@@ -134,7 +134,11 @@ def _open(
     number = (uow.connection.execute(select(func.max(incidents.c.number))).scalar_one() or 0) + 1
     stamp = format_timestamp(now)
     if monitor is not None:
-        runbook = runbook_for(monitor.kind, monitor.runbook).text
+        try:
+            runbook = runbook_for(monitor.kind, monitor.runbook).text
+        except CharterError as exc:  # the team's runbook moved or went unreadable: the incident opens all the same
+            runbook = (f"> This monitor's own runbook could not be read ({exc}); the built-in one follows.\n\n"
+                       + runbook_for(monitor.kind).text)  # fmt: skip
     monitor_id = None
     if monitor is not None:
         monitor_id = uow.connection.execute(select(monitors.c.id).where(monitors.c.name == monitor.name)).scalar_one()
@@ -206,11 +210,15 @@ def _transition(context: Context, reference: str, status: str, note: str, *, all
 
 
 def suppress_until(context: Context, reference: str, until: str) -> Incident:
-    """Silence an incident's escalation until ``until`` (an executed suppression request sets this)."""
+    """Silence an incident's escalation until ``until`` (an executed suppression request sets this).
+
+    No level is notified before then; an incident still unacknowledged at ``until`` escalates on from there."""
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         found = _require(uow.connection, reference)
+        # Escalation pauses until then and goes on afterwards if nobody has acknowledged it by then.
+        resume = None if found.next_escalation_at is None else max(found.next_escalation_at, until)
         uow.execute(update(incidents).where(incidents.c.id == found.id).values(
-            details={**found.details, "suppressed_until": until}, next_escalation_at=None,
+            details={**found.details, "suppressed_until": until}, next_escalation_at=resume,
             updated_at=format_timestamp(context.clock.now())))  # fmt: skip
         uow.record("incident.suppressed", f"incident:{found.id}", {"until": until})
     return get_incident(context, reference)

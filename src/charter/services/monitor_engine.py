@@ -6,7 +6,8 @@ carries the model's task, the version's input schema and the (version, alias) pa
 legitimately (for shadow-launch monitors) and, for attribution-drift monitors, the version's
 importance profile stored with its evaluation (``reference_importance``). A problem that makes the window impossible to
 compute (no reference, a feature the lake does not have) is the run's ``error`` status with the
-reason as a note, so a worker goes on with the next monitor.
+reason as a note, so a worker goes on with the next monitor; so is any other failure to read
+the window (a lake file gone missing), with its type and message.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from charter.services.monitors import Monitor
 #: Kinds that compare the window with the training data's reference profile, or a model fitted on its rows.
 NEEDS_REFERENCE = ("data_drift",)
 NEEDS_ROWS = ("input_anomaly",)
+#: Kinds whose metric means something on a window without decisions (volume: 0 decisions).
+RATES_EMPTY_WINDOWS = ("volume",)
 #: Monitor options that tell remediation what to do (:mod:`charter.services.remediation`), not the kind what to compute.
 REMEDIATION_OPTIONS = ("retrain_command", "auto_rollback")
 
@@ -51,9 +54,13 @@ def compute_window(context: Context, monitor: Monitor, start: datetime | None, e
                                            context={**_context(context, monitor, version), **extra})  # fmt: skip
     except CharterError as exc:
         return {"rows": 0, "values": {}, "status": "error", "notes": [exc.message]}
+    except Exception as exc:  # the lake's files, Arrow, a metric kernel: the run records it, the worker goes on
+        return {"rows": 0, "values": {}, "status": "error", "notes": [f"{type(exc).__name__}: {exc}"]}
     values = {v.metric: float(v.value) for v in result.values}
     rows = int(result.rows)
-    return {"rows": rows, "values": values, "notes": list(result.notes), "status": None if rows else "no_data"}
+    # An empty window has nothing to measure, except for a volume monitor: no decisions is its alarm.
+    rated = rows > 0 or monitor.kind in RATES_EMPTY_WINDOWS
+    return {"rows": rows, "values": values, "notes": list(result.notes), "status": None if rated else "no_data"}
 
 
 def _watched_version(context: Context, monitor: Monitor) -> Any:

@@ -15,6 +15,7 @@ Workers share the due monitors through ``monitor_schedule``: :func:`lease_due` c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,8 @@ from charter.store.schema import (
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -138,23 +141,35 @@ def run_monitor(
 Plan = list[tuple[Monitor, tuple[datetime | None, datetime]]]
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """The (monitor, window) pairs a run computes, and why any chosen monitor was left out."""
+
+    windows: Plan
+    left_out: list[str] = field(default_factory=list)
+
+
 def plan_runs(
     context: Context,
     *,
     model: str | None = None,
     names: tuple[str, ...] = (),
     backfill: tuple[datetime, datetime] | None = None,
-) -> Plan:
-    """The (monitor, window) pairs a run computes: each active monitor's window due now, or a backfill's."""
+) -> RunPlan:
+    """Each active monitor's window due now, or a backfill's windows.
+
+    A backfill of every monitor leaves out those over the last N decisions (they have no past
+    windows) and says so; naming one of them is an error."""
     chosen = [m for m in list_monitors(context, model=model) if not names or m.name in names]
     if names and len(chosen) != len(set(names)):
         missing = sorted(set(names) - {m.name for m in chosen})
         raise InvalidInput(f"no active monitor {missing[0]!r}; `charter monitor list` shows them")
-    plan = [
-        (m, w) for m in chosen
-        for w in (windows_between(m, *backfill) if backfill else [window_for(m, context.clock.now())])
-    ]  # fmt: skip
-    return plan
+    if backfill is None:
+        return RunPlan([(m, window_for(m, context.clock.now())) for m in chosen])
+    left_out = [] if names else [m for m in chosen if m.every is None]
+    windows = [(m, w) for m in chosen if m not in left_out for w in windows_between(m, *backfill)]
+    notes = [f"monitor {m.name} watches the last {m.last} decisions; a backfill leaves it out" for m in left_out]
+    return RunPlan(windows, notes)
 
 
 def run_monitors(context: Context, plan: Plan, *, progress: Callable[[int], None] | None = None) -> list[RunResult]:
@@ -240,6 +255,10 @@ def work_once(context: Context, worker: str, *, limit: int = 10) -> list[RunResu
         monitor = get_monitor(context, name)
         try:
             results.append(run_monitor(context, name, worker=worker))
+        except Exception as exc:  # one monitor that cannot run (a store hiccup, a bug) must not stop the others
+            _log.error("monitor %s failed in worker %s: %s: %s", name, worker, type(exc).__name__, exc)
+            results.append(RunResult(name, monitor.model, None, format_timestamp(context.clock.now()), "error", 0,
+                                     None, notes=[f"{type(exc).__name__}: {exc}"]))  # fmt: skip
         finally:
             release(context, name, worker, next_run_at=context.clock.now() + monitor.schedule)
     escalate_due(context)
