@@ -152,6 +152,9 @@ def test_rollback_needs_an_approval_then_moves_the_alias(context: Context, recei
     found = incidents.alert(context, watched, status="critical", value=0.6, window_end="w", run_id="r")
     asked = remediation.rollback(context, found.ref, justification="drift after the v2 release")
     assert asked.status == "pending_approval" and asked.request.payload["to_version"] == 1
+    assert receiver.events("/ops") == ["incident.triggered", "remediation.requested"]
+    assert remediation.rollback(context, found.ref, justification="again").request.id == asked.request.id
+    assert receiver.events("/ops").count("remediation.requested") == 1  # asked once, told once
     assert get_model(context, "credit-risk").aliases == {"prod": 2}
     approvals.approve(as_actor(context, "local:ann"), asked.request.id, justification="rollback is safe")
     done = remediation.rollback(context, found.ref, justification="")

@@ -52,4 +52,5 @@ ERRORS: dict[int | str, dict[str, object]] = {
     409: {"model": Problem, "description": "The change conflicts with the current state (conflict)."},
     422: {"model": Problem, "description": "The request does not match the route's schema (input.invalid)."},
     429: {"model": Problem, "description": "Too many failed authentications from this client (auth.rate_limited)."},
+    503: {"model": Problem, "description": "The store cannot be used now (store.unreachable and the store.* codes)."},
 }

@@ -328,7 +328,7 @@ def _missing(connection: Connection, ref: Reference, model_id: str) -> str:
         known = f"aliases: {', '.join(names)}" if names else "it has no aliases yet"
         return f"{ref.model} has no alias {ref.alias!r} ({known})"
     if not versions:
-        return f"{ref.model} has no versions yet; add one with `charter model version add {ref.model} ARTIFACT`"
+        return f"{ref.model} has no versions yet; add one with `charter model add-version {ref.model} ARTIFACT`"
     if ref.version is not None:
         return f"{ref.model} has no version {ref.version} (versions: {_ranges(list(versions))})"
     return f"{ref.model} has no registered version (all {len(versions)} are archived)"

@@ -146,6 +146,11 @@ def _request_or_run(
                                          justification=justification or f"{action} for {incident.ref}")  # fmt: skip
         record(context, incident, "incident.remediation_requested",
                {"action": action, "change_request": request.id, "payload": payload})  # fmt: skip
+        if existing is None:  # a new request: those the incident has reached are asked to look at it
+            from charter.services.escalation import notify_level
+
+            notify_level(context, get_incident(context, incident.ref), level=incident.escalation_level,
+                         event="remediation.requested")  # fmt: skip
         return Remediation(action, "pending_approval", request, {})
     # A retraining command runs before the transaction opens: it usually registers its new version in this
     # very store, which inside the unit of work would wait for the write lock it holds until the store timed out.
