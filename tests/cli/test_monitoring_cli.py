@@ -65,8 +65,10 @@ def test_monitors_run_and_incidents_are_listed(tmp_path: Path) -> None:
     assert code == 0 and out.strip() == "INC-1 [critical] triggered: Down: the scoring API is down", err
     assert charter(home, "incidents", "ack", "INC-1", "--note", "on it")[1].strip() == "INC-1 is acknowledged"
     assert charter(home, "incidents", "assign", "1", "local:ops")[1].strip() == "INC-1 assigned to local:ops"
+    assert charter(home, "incidents", "mitigate", "INC-1", "--note", "failover")[1].strip() == "INC-1 is mitigated"
     code, out, _ = charter(home, "incidents", "show", "INC-1")
-    assert "incident.triggered" in out and "incident.acknowledged" in out
+    assert "incident.triggered" in out and "incident.acknowledged" in out and "incident.mitigated" in out
+    assert "  assignee local:ops\n" in out
     code, out, err = charter(
         home, "postmortem", "INC-1", "--out", str(tmp_path / "pm"), "--action", "add a probe@local:ops"
     )

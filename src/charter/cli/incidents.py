@@ -63,6 +63,7 @@ def show(ctx: typer.Context, reference: RefArg, json_output: JsonOption = False)
         f"  model {found.model}, monitor {found.monitor or '-'}, alerts {found.alerts}, {escalation}", markup=False
     )
     out.print(f"  opened {found.opened_at}" + (f", resolved {found.resolved_at}" if found.resolved_at else ""))
+    out.print(f"  assignee {found.assignee or '- (`charter incidents assign`)'}", markup=False)
     out.print("  timeline:")
     for step in steps:
         out.print(f"    #{step['seq']} {step['ts'][:19]}Z {step['actor']}: {step['action']}", markup=False)
@@ -90,6 +91,18 @@ def resolve(ctx: typer.Context, reference: RefArg, note: Annotated[str, typer.Op
 
     with open_context(ctx) as context:
         found = close(context, reference, note=note)
+    _state(found)
+
+
+@app.command()
+def mitigate(
+    ctx: typer.Context, reference: RefArg, note: Annotated[str, typer.Option(help="What contained it.")] = ""
+) -> None:
+    """Mark an incident mitigated: the impact is contained, the cause not yet fixed (escalation stops)."""
+    from charter.services.incidents import mitigate as contain
+
+    with open_context(ctx) as context:
+        found = contain(context, reference, note=note)
     _state(found)
 
 
