@@ -12,7 +12,7 @@ import pytest
 
 from charter.clock import FixedClock
 from charter.config import Settings
-from charter.errors import InvalidInput
+from charter.errors import IntegrityMismatch, InvalidInput
 from charter.services import audit
 from charter.services.context import Context, open_context
 from charter.services.home import init_home
@@ -149,6 +149,18 @@ def test_running_an_import_again_changes_nothing(context: Context, tracking: dic
     again = import_mlflow(context, tracking["uri"])
     assert not again.changed
     assert len(again.versions_unchanged) == 3
+    assert audit.ledger_size(context) == head
+
+
+def test_weights_changed_behind_an_imported_version_are_refused(context: Context, tracking: dict[str, Any]) -> None:
+    """Before, the changed weights became credit-risk@3 and prod moved to them."""
+    import_mlflow(context, tracking["uri"], task="regression", risk_tier="minimal")
+    (tracking["dirs"][("credit-risk", 2)] / "model.pkl").write_bytes(b"tampered")
+    head = audit.ledger_size(context)
+    with pytest.raises(IntegrityMismatch, match=r"is registered as credit-risk@2 with sha256 .* changed in place"):
+        import_mlflow(context, tracking["uri"])
+    assert get_model(context, "credit-risk").aliases == {"prod": 2}
+    assert [v.version for v in list_versions(context, "credit-risk")] == [1, 2]
     assert audit.ledger_size(context) == head
 
 

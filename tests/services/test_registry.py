@@ -10,7 +10,7 @@ import pytest
 
 from charter.clock import FixedClock
 from charter.config import Settings
-from charter.errors import Conflict, InvalidInput, NotFound
+from charter.errors import Conflict, IntegrityMismatch, InvalidInput, NotFound
 from charter.ledger.chain import EntryFilter, list_entries
 from charter.services import aliases, audit
 from charter.services.artifacts import digest_path, given_digest
@@ -164,6 +164,13 @@ def test_the_same_artifact_twice_is_refused(context: Context, tmp_path: Path) ->
     with pytest.raises(Conflict, match=r"credit-risk@1 already has this artifact"):
         register_version(context, "credit-risk", digest_path(path))
     assert len(list_versions(context, "credit-risk")) == 1
+    path.write_bytes(b"weights retrained in place")  # the registered version's file, overwritten
+    head = audit.ledger_size(context)
+    with pytest.raises(IntegrityMismatch, match=r"is registered as credit-risk@1 with sha256 .*changed in place"):
+        register_version(context, "credit-risk", digest_path(path))
+    assert len(list_versions(context, "credit-risk")) == 1 and audit.ledger_size(context) == head
+    moved = artifact(tmp_path, b"weights retrained in place")  # named by its content: a new location
+    assert register_version(context, "credit-risk", digest_path(moved)).version == 2  # a new location is fine
 
 
 @pytest.mark.parametrize(

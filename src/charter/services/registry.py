@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
 from charter.clock import format_timestamp
-from charter.errors import Conflict, InvalidInput, NotFound
+from charter.errors import Conflict, IntegrityMismatch, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
 from charter.services.artifacts import ArtifactDigest
@@ -189,6 +189,7 @@ def register_version(
                 f"{model}@{same.version} already has this artifact (sha256 {artifact.sha256[:16]}…); "
                 "a new version needs a changed artifact"
             )
+        _refuse_changed_in_place(uow.connection, model, artifact)
         latest = uow.connection.execute(
             select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
         ).scalar_one()
@@ -217,6 +218,28 @@ def register_version(
             origin = Node("dataset", source.id, source.ref, tuple(c.name for c in source.columns))
             insert_edge(uow, origin, target, EdgeSpec(role="training"), now=context.clock.now())
     return resolve_version(context, f"{model}@{row['version']}")
+
+
+def _refuse_changed_in_place(connection: Connection, model: str, artifact: ArtifactDigest) -> None:
+    """An artifact at the location of a registered version, with other content: that version's weights changed.
+
+    Registering it as a new version would hide that the registered one can no longer be verified or
+    loaded (``verify-artifact`` fails on it). New weights belong at a new location."""
+    earlier = connection.execute(
+        select(models.c.name, model_versions.c.version, model_versions.c.artifact_sha256)
+        .join(models, models.c.id == model_versions.c.model_id)
+        .where(model_versions.c.artifact_uri == artifact.uri)
+        .order_by(model_versions.c.created_at.desc())
+    ).first()
+    if earlier is not None and earlier.artifact_sha256 != artifact.sha256:
+        raise IntegrityMismatch(
+            f"{artifact.uri} is registered as {earlier.name}@{earlier.version} with sha256 "
+            f"{earlier.artifact_sha256[:16]}…, but now holds sha256 {artifact.sha256[:16]}…: the registered "
+            f"version's artifact was changed in place, so {earlier.name}@{earlier.version} can no longer be "
+            f"verified or loaded. Put the new weights at a new location (a versioned file name) to register "
+            f"them as {model}'s next version, and restore the original (`charter model verify-artifact "
+            f"{earlier.name}@{earlier.version}` checks it)"
+        )
 
 
 def get_model(context: Context, name: str) -> Model:
