@@ -17,7 +17,9 @@ range (read once, then only the new ones: replicas sharing the store see each ot
 only commits whose range overlaps a batch's are checked id by id — from memory for recent commits,
 from the lake's manifests for older ones. Fresh UUIDv7 ids overlap only the last few commits, so the
 check costs next to nothing; a batch older than the index (:data:`INDEX_ANCHORS` commits) is checked
-against every anchor on the ledger.
+against every anchor on the ledger. Workers and servers sharing the store take turns through a lock
+of the store (:mod:`charter.store.locks`) from that check to the anchor, so none writes an id another
+has just committed.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from charter.services.decisions import batch_id_of, model_policy
 from charter.services.lake import COMMITTED, anchor_commit, append_batch, lake_of, write_batch
 from charter.services.pseudonym_keys import ensure_keys
 from charter.services.registry import list_versions
+from charter.store.locks import store_lock
 from charter.store.schema import ledger_entries
 
 GROUP_ROWS = 100_000  # the most rows one commit takes from waiting batches
@@ -117,10 +120,17 @@ class ModelIngest:
             return self._facts
 
     def commit(self, mine: Item) -> None:
-        """Write ``mine`` and the batches waiting with it, unless a commit that took it has already run."""
-        while not mine.taken:
+        """Write ``mine`` and the batches waiting with it, unless a commit that took it has already run.
+
+        The store's lock for this model's ingest is held from reading the committed ids to anchoring
+        the commit, so that another worker process (or server) cannot write the same ids in between.
+        """
+        while True:
             with self.writer:
-                self._commit_next(mine)
+                if mine.taken:  # the commit that ran while this thread waited for the lock took it
+                    return
+                with store_lock(mine.context.engine, f"ingest:{self.name}"):
+                    self._commit_next(mine)
 
     def _commit_next(self, mine: Item) -> None:
         """One commit of the oldest waiting batches (the caller holds the writer lock)."""
