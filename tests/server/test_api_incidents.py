@@ -101,6 +101,14 @@ def test_a_monitor_runs_on_demand_and_its_breach_becomes_an_incident(served: dic
     )  # fmt: skip
     assert [i["ref"] for i in call(served, "viewer", "GET", "/incidents", params={"open": True}).json()["items"]] == []
     assert call(served, "viewer", "POST", "/incidents/INC-1/ack", json={}).status_code == 403
+    draft = call(served, "viewer", "GET", "/incidents/INC-1/postmortem").json()
+    assert (draft["incident"], draft["format"]) == ("INC-1", "markdown")
+    assert draft["text"].startswith("# Postmortem INC-1: volume on credit-risk")
+    assert "incident.resolved" in draft["text"] and "svc:risk-officer" in draft["text"]
+    page = call(served, "viewer", "GET", "/incidents/INC-1/postmortem", params={"format": "html"}).json()["text"]
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page  # the volume series, drawn inline
+    assert call(served, "viewer", "GET", "/incidents/INC-1/postmortem", params={"format": "pdf"}).status_code == 422
+    assert call(served, "viewer", "GET", "/incidents/INC-9/postmortem").status_code == 404
 
 
 def test_a_rollback_is_requested_approved_and_carried_out(served: dict[str, Any]) -> None:

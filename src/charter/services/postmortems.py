@@ -102,6 +102,17 @@ def write_postmortem(context: Context, reference: str, folder: Path, **notes: An
     return Written(stem, files)
 
 
+def render_postmortem(context: Context, reference: str, fmt: str = "markdown") -> str:
+    """The incident's postmortem as it stands, rendered and not written anywhere: ``markdown`` (charts left
+    out) or ``html`` (one page, charts inline). A draft to read; ``charter postmortem`` writes and records one."""
+    data = gather(context, reference)
+    if fmt == "markdown":
+        return render_markdown(data)
+    if fmt == "html":
+        return render_html(data, {s.metric: render_chart_svg(s.metric, s.points, s.thresholds) for s in data.series})
+    raise InvalidInput(f"postmortem format {fmt!r} is not markdown or html")
+
+
 def _write(path: Path, text: str) -> str:
     try:
         path.write_text(text, encoding="utf-8")

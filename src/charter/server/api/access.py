@@ -97,6 +97,7 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     # incidents and remediation
     "GET /incidents": READ,
     "GET /incidents/{ref}": READ,
+    "GET /incidents/{ref}/postmortem": READ,
     "POST /incidents/{ref}/ack": OPERATE,
     "POST /incidents/{ref}/mitigate": OPERATE,
     "POST /incidents/{ref}/resolve": OPERATE,

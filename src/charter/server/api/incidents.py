@@ -29,7 +29,7 @@ from charter.server.api.schemas import (
 )
 from charter.server.errors import ERRORS
 from charter.server.security import context_for
-from charter.services import incidents, remediation
+from charter.services import incidents, postmortems, remediation
 from charter.services.tokens import Caller
 
 router = APIRouter(tags=["incidents"])
@@ -113,6 +113,30 @@ def get_incident(request: Request, who: Annotated[Caller, roles("GET /incidents/
     context = context_for(request, who)
     found = incidents.get_incident(context, ref)
     return reply(IncidentDetailOut.model_validate({**found.to_dict(), "timeline": incidents.timeline(context, ref)}))
+
+
+class PostmortemOut(BaseModel):
+    incident: str
+    format: str = Field(description="markdown or html.")
+    text: str = Field(description="The postmortem as it stands: impact, ledger-backed timeline, change requests.")
+
+
+@router.get(
+    "/incidents/{ref}/postmortem", response_model=PostmortemOut, responses=ERRORS, summary="An incident's postmortem"
+)
+def postmortem(
+    request: Request,
+    who: Annotated[Caller, roles("GET /incidents/{ref}/postmortem")],
+    ref: IncidentPath,
+    fmt: Annotated[
+        Literal["markdown", "html"], Query(alias="format", description="markdown (no charts) or html (charts inline).")
+    ] = "markdown",
+) -> Any:
+    """The postmortem drafted from the incident, its series and the ledger, rendered and not stored
+    (`charter postmortem` writes the files and records their digests)."""
+    context = context_for(request, who)
+    found = incidents.get_incident(context, ref)
+    return reply(PostmortemOut(incident=found.ref, format=fmt, text=postmortems.render_postmortem(context, ref, fmt)))
 
 
 @router.post("/incidents/{ref}/ack", response_model=IncidentOut, responses=ERRORS, summary="Acknowledge an incident")
