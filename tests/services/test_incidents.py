@@ -15,7 +15,7 @@ import pytest
 
 from charter.clock import FixedClock, format_timestamp
 from charter.config import Settings
-from charter.errors import Conflict, InvalidInput
+from charter.errors import Conflict, Forbidden, InvalidInput
 from charter.services import access, approvals, audit, incidents, policies, remediation
 from charter.services.artifacts import digest_path
 from charter.services.context import Context, open_context
@@ -177,6 +177,29 @@ def test_the_safe_zone_rolls_back_at_once(context: Context) -> None:
     assert incidents.get_incident(context, found.ref).status == "mitigated"
     [executed] = approvals.list_requests(context, kind="rollback")
     assert (executed.state, executed.requester, executed.break_glass) == ("executed", "charter:safe-zone", True)
+
+
+def test_a_breach_that_grows_into_the_safe_zone_rolls_back_once(context: Context) -> None:
+    watched = monitor(context, options={"auto_rollback": "critical"})
+    found = incidents.alert(context, watched, status="warning", value=0.35, window_end="w1", run_id="r1")
+    assert get_model(context, "credit-risk").aliases == {"prod": 2}
+    grown = incidents.alert(context, watched, status="critical", value=0.7, window_end="w2", run_id="r2")
+    assert grown.ref == found.ref and grown.status == "mitigated"
+    assert get_model(context, "credit-risk").aliases == {"prod": 1}
+    incidents.alert(context, watched, status="critical", value=0.8, window_end="w3", run_id="r3")
+    assert get_model(context, "credit-risk").aliases == {"prod": 1}  # once per incident, not version after version
+    assert len(approvals.list_requests(context, kind="rollback")) == 1
+
+
+def test_declaring_a_safe_zone_needs_a_risk_officer_or_an_admin(context: Context) -> None:
+    developer = as_actor(context, "local:dev")
+    with pytest.raises(Forbidden, match=r"declaring or changing a safe zone \(a monitor's auto_rollback\) needs"):
+        monitor(developer, options={"auto_rollback": "critical"})
+    monitor(developer, options={})  # a monitor without one is anybody's to declare
+    monitor(context, options={"auto_rollback": "critical"})
+    monitor(developer, options={"auto_rollback": "critical"}, warn=0.25)  # changing other fields keeps it: allowed
+    with pytest.raises(Forbidden, match=r"safe zone"):
+        monitor(developer, options={"auto_rollback": "warning"})
 
 
 def test_retrain_and_suppress(context: Context, tmp_path: Path, clock: FixedClock, receiver: Receiver) -> None:

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "dataset.certify": (("risk-officer",), "certifying a dataset version"),
     "dataset.revoke_certification": (("risk-officer",), "revoking a dataset certification"),
     "policy.manage": (("risk-officer", "admin"), "adding, changing or removing a policy"),
+    "safe_zone.declare": (("risk-officer", "admin"), "declaring or changing a safe zone (a monitor's auto_rollback)"),
 }
 
 

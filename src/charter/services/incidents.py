@@ -111,16 +111,20 @@ def raise_alert(
                                                                      "raised_severity": worse})  # fmt: skip
             found = _incident(uow.connection, {**dict(row), **values})
             notify = False
+            joined = True
         else:
             found = _open(uow, context, model, dedup_key, title, severity, details, monitor, escalation, runbook, now)
             notify = True
+            joined = False
     if notify:
         from charter.services.escalation import notify_level
-        from charter.services.remediation import auto_rollback
 
         notify_level(context, found, level=0, event="incident.triggered")
-        if monitor is not None:
-            auto_rollback(context, found, monitor)
+    if monitor is not None and (notify or joined):
+        from charter.services.remediation import auto_rollback
+
+        # A breach that grows into the safe zone's status (warning, then critical) rolls back too.
+        auto_rollback(context, found, monitor, status=str(details.get("status", "")))
     return get_incident(context, found.ref)
 
 

@@ -210,6 +210,11 @@ def store_monitor(uow: UnitOfWork, monitor: Monitor, now: datetime) -> str:
     current = uow.connection.execute(select(monitors).where(monitors.c.name == monitor.name)).mappings().first()
     if current is not None and current["spec"] == spec and current["active"]:
         return "unchanged"
+    before = (current["spec"].get("options") or {}).get("auto_rollback") if current is not None else None
+    if monitor.options.get("auto_rollback") != before and monitor.options.get("auto_rollback") is not None:
+        from charter.services.access import require
+
+        require(uow.connection, uow.actor, "safe_zone.declare")  # Charter acts alone inside it: a governed choice
     if current is None:
         monitor_id = new_id()
         uow.execute(monitors.insert().values(

@@ -112,9 +112,15 @@ def suppress(context: Context, reference: str, *, duration: timedelta, justifica
     return _request_or_run(context, incident, "suppress", payload, justification)
 
 
-def auto_rollback(context: Context, incident: Incident, monitor: Monitor) -> Remediation | None:
-    """The safe zone: roll back at once when the monitor allows it for this status (see the module docstring)."""
-    if monitor.alias is None or incident.details.get("status") != monitor.options.get("auto_rollback"):
+def auto_rollback(context: Context, incident: Incident, monitor: Monitor, *, status: str = "") -> Remediation | None:
+    """The safe zone: roll back at once when the monitor allows it for this status (see the module docstring).
+
+    ``status`` is the alert's (default: the one the incident opened with). Once per incident: one
+    already mitigated or resolved is not rolled back again, whatever joins it."""
+    status = status or str(incident.details.get("status", ""))
+    if monitor.alias is None or status != monitor.options.get("auto_rollback"):
+        return None
+    if incident.status not in ("triggered", "acknowledged"):
         return None
     from dataclasses import replace as replaced
 
@@ -127,7 +133,7 @@ def auto_rollback(context: Context, incident: Incident, monitor: Monitor) -> Rem
     payload = {"action": "rollback", "model": monitor.model, "alias": monitor.alias, "from_version": current.version,
                "to_version": previous.version, "incident": incident.ref, "safe_zone": True}  # fmt: skip
     with unit_of_work(robot.engine, actor=SAFE_ZONE_ACTOR, clock=robot.clock) as uow:
-        why = f"safe zone: {monitor.name} is {incident.details.get('status')}"
+        why = f"safe zone: {monitor.name} is {status}"
         request = approvals.open_in(uow, robot, "rollback", f"model:{monitor.model}", payload, break_glass=True,
                                     justification=why)  # fmt: skip
         result = _execute(uow, robot, incident, request)
