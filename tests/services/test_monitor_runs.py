@@ -20,12 +20,13 @@ import charter
 from charter.clock import FixedClock
 from charter.config import Settings
 from charter.errors import InvalidInput
+from charter.ledger.chain import EntryFilter, list_entries
 from charter.services import apply as applying
 from charter.services import incidents, policies
 from charter.services.artifacts import digest_path
 from charter.services.context import Context, open_context
 from charter.services.home import init_home
-from charter.services.monitoring import plan_runs, run_monitor, work_once
+from charter.services.monitoring import plan_runs, run_monitor, series, work_once
 from charter.services.monitors import define_monitor, get_monitor, monitor_from_spec
 from charter.services.promotion import promote
 from charter.services.registry import ModelSpec, register_model, register_version
@@ -135,3 +136,32 @@ def test_a_runbook_file_next_to_the_manifest(context: Context, tmp_path: Path) -
     shown = incidents.get_incident(context, second.incident).runbook
     assert shown.startswith("> This monitor's own runbook could not be read (runbook file ")
     assert shown.split("\n\n", 1)[1] == (Path(charter.__file__).parent / "runbooks" / "volume.md").read_text()
+
+
+def test_a_window_that_said_nothing_is_computed_again(context: Context, settings: Settings) -> None:
+    """Late decisions: the window first ran empty (no_data); run again, it is computed, and then kept."""
+    define_monitor(context, monitor_from_spec("credit-risk-volume", {**VOLUME, "critical": 10}))
+    window = (START + timedelta(hours=1), START + timedelta(hours=2))
+    clock_of(context).set(START + timedelta(hours=2, minutes=5))
+    # The volume kind rates empty windows; make this one say nothing: no lake table for the model at all.
+    lake = Path(context.settings.lake) / "credit-risk"
+    hidden = lake.with_name("credit-risk.away")
+    lake.rename(hidden)
+    first = run_monitor(context, "credit-risk-volume", window=window)
+    assert (first.status, first.rows) == ("no_data", 0)
+    hidden.rename(lake)
+    late = clock_of(context)
+    late.set(START + timedelta(hours=1, minutes=30))
+    with charter.connect(settings.home, database_url=settings.database_url, clock=late) as cx:
+        cx.log_decisions("credit-risk:prod", np.zeros((20, 2)), [0] * 20)
+        assert cx.flush(timeout=60)
+    late.set(START + timedelta(hours=2, minutes=10))
+    again = run_monitor(context, "credit-risk-volume", window=window)
+    assert (again.status, again.rows, again.value, again.skipped) == ("ok", 20, 20.0, False)
+    kept = run_monitor(context, "credit-risk-volume", window=window)
+    assert kept.skipped and kept.status == "ok"  # a verdict is not computed twice
+    ran = list_entries(context.engine, EntryFilter(action="monitor.ran"), newest_first=False)
+    assert [(e.data["status"], e.data.get("replaces", {}).get("status")) for e in ran] == [
+        ("no_data", None), ("ok", "no_data"),
+    ]  # fmt: skip
+    assert [p["value"] for p in series(context, "credit-risk-volume", metric="volume.decisions")] == [20.0]

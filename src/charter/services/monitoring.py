@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from charter.clock import format_timestamp, parse_timestamp
 from charter.errors import InvalidInput
@@ -41,6 +41,9 @@ from charter.store.schema import (
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A window whose stored run says nothing about it is computed again when it is run again (data that
+#: arrived late, a configuration fixed since); one with a verdict (ok, warning, critical) is kept.
+RECOMPUTED = ("error", "no_data")
 
 _log = logging.getLogger(__name__)
 
@@ -99,7 +102,7 @@ def run_monitor(
         done = connection.execute(
             select(monitor_runs).where(monitor_runs.c.monitor_id == mid, monitor_runs.c.window_end == stamp)
         ).mappings().first()  # fmt: skip
-    if done is not None:
+    if done is not None and done["status"] not in RECOMPUTED:
         return RunResult(name, monitor.model, done["window_start"], stamp, done["status"], done["rows"], None,
                          notes=list(done["notes"]), skipped=True)  # fmt: skip
     started = context.clock.now()
@@ -116,6 +119,9 @@ def run_monitor(
     }  # fmt: skip
     values = computed.get("values", {})
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        if done is not None:  # a window that said nothing (late data, a fixed configuration): computed again
+            uow.execute(delete(monitor_values).where(monitor_values.c.run_id == done["id"]))
+            uow.execute(delete(monitor_runs).where(monitor_runs.c.id == done["id"]))
         uow.execute(monitor_runs.insert().values(run))
         if values:
             uow.execute(monitor_values.insert(), [
@@ -127,6 +133,7 @@ def run_monitor(
         uow.record("monitor.ran", f"monitor:{name}", {
             "run": run["id"], "window_start": run["window_start"], "window_end": stamp, "status": status,
             "rows": run["rows"], "metric": monitor.metric, "value": value,
+            **({} if done is None else {"replaces": {"run": done["id"], "status": done["status"]}}),
         })  # fmt: skip
     incident = None
     if status in ("warning", "critical"):
