@@ -16,6 +16,7 @@ import pytest
 from charter.clock import FixedClock, format_timestamp
 from charter.config import Settings
 from charter.errors import Conflict, Forbidden, InvalidInput
+from charter.integrations.notify.webhook import verify_signature
 from charter.services import access, approvals, audit, incidents, policies, remediation
 from charter.services.artifacts import digest_path
 from charter.services.context import Context, open_context
@@ -47,7 +48,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append({"path": self.path, "body": json.loads(body)})
+                outer.received.append({"path": self.path, "body": json.loads(body), "raw": body,
+                                       "headers": dict(self.headers)})  # fmt: skip
                 self.send_response(200)
                 self.end_headers()
 
@@ -235,6 +237,30 @@ def test_retrain_and_suppress(context: Context, tmp_path: Path, clock: FixedCloc
                             run_id="r2")  # fmt: skip
     with pytest.raises(InvalidInput, match=r"declares no retraining"):
         remediation.retrain(context, plain.ref, justification="x")
+
+
+def test_retraining_through_the_pipelines_webhook(context: Context, receiver: Receiver) -> None:
+    """options.retrain_webhook: the approved request is posted, signed with the secret the variable holds."""
+    hook = {"url": receiver.url("/retrain"), "secret_env": "OPS_SECRET"}
+    watched = monitor(context, options={"retrain_webhook": hook})
+    found = incidents.alert(context, watched, status="critical", value=0.6, window_end="w", run_id="r")
+    asked = remediation.retrain(context, found.ref, justification="drifted after the holiday")
+    assert asked.status == "pending_approval" and asked.request.payload["webhook"] == hook
+    assert receiver.events("/retrain") == []  # nothing is sent before the approval
+    approvals.approve(as_actor(context, "local:ann"), asked.request.id, justification="retrain on May data")
+    done = remediation.retrain(context, found.ref, justification="")
+    assert done.result == {"webhook": receiver.url("").rstrip("/"), "delivered": True, "status": 200}
+    [request] = [r for r in receiver.received if r["path"] == "/retrain"]
+    sent, headers = request["body"], request["headers"]
+    assert (sent["schema"], headers["X-Charter-Event"]) == ("charter.retrain.v1", "retrain.requested")
+    assert verify_signature(request["raw"], headers["X-Charter-Signature"], "s3cret", headers["X-Charter-Timestamp"])
+    assert (sent["incident"], sent["model"], sent["change_request"], sent["approved_by"]) == (
+        found.ref, "credit-risk", asked.request.id, ["local:ann"],
+    )  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"retrain_webhook must be a URL or \{url: ..., secret_env: NAME\}"):
+        remediation.retrain(context, incidents.alert(
+            context, monitor(context, options={"retrain_webhook": {"url": "x", "secret": "s"}}), status="critical",
+            value=0.6, window_end="w2", run_id="r2").ref, justification="x")  # fmt: skip
 
 
 def test_alertmanager_alerts_open_and_resolve_incidents(context: Context) -> None:

@@ -25,7 +25,7 @@ NEEDS_ROWS = ("input_anomaly",)
 #: Kinds whose metric means something on a window without decisions (volume: 0 decisions).
 RATES_EMPTY_WINDOWS = ("volume",)
 #: Monitor options that tell remediation what to do (:mod:`charter.services.remediation`), not the kind what to compute.
-REMEDIATION_OPTIONS = ("retrain_command", "auto_rollback")
+REMEDIATION_OPTIONS = ("retrain_command", "retrain_webhook", "auto_rollback")
 
 
 def compute_window(context: Context, monitor: Monitor, start: datetime | None, end: datetime) -> dict[str, Any]:

@@ -9,7 +9,9 @@ request marked executed and a step on the incident's timeline:
   incident), and marks the incident mitigated;
 - **retrain** runs the command the monitor declares (``options.retrain_command``, a list of
   arguments, with ``CHARTER_INCIDENT`` and ``CHARTER_MODEL`` set), recording
-  its exit status; retraining always needs a human approval. The command runs before the unit of
+  its exit status, or posts to its pipeline's webhook (``options.retrain_webhook``: a URL or
+  ``{url, secret_env}``; JSON ``charter.retrain.v1``, signed as notifications are), recording
+  whether it was taken; retraining always needs a human approval. The command runs before the unit of
   work that records it, so it may itself write to Charter (register the version it trained);
 - **suppress** silences the incident's alerts until a time (at most 7 days): alerts still join it
   but no longer notify.
@@ -42,6 +44,8 @@ from charter.services.registry import ModelVersion, get_model, resolve_version
 from charter.store.schema import alias_history, gate_results, model_versions, models
 
 MAX_SUPPRESSION = timedelta(days=7)
+#: The body a retraining webhook receives.
+RETRAIN_SCHEMA = "charter.retrain.v1"
 SAFE_ZONE_ACTOR = "charter:safe-zone"
 
 
@@ -94,14 +98,30 @@ def rollback(context: Context, reference: str, *, justification: str) -> Remedia
 
 def retrain(context: Context, reference: str, *, justification: str) -> Remediation:
     incident, monitor = _subject(context, reference)
-    command = monitor.options.get("retrain_command")
-    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+    command, hook = monitor.options.get("retrain_command"), monitor.options.get("retrain_webhook")
+    payload: dict[str, Any] = {"action": "retrain", "model": monitor.model, "incident": incident.ref}
+    if command is not None and hook is not None:
+        raise InvalidInput(f"monitor {monitor.name} declares retrain_command and retrain_webhook; keep one")
+    if hook is not None:
+        payload["webhook"] = _retrain_hook(monitor.name, hook)
+    elif isinstance(command, list) and command and all(isinstance(a, str) for a in command):
+        payload["command"] = command
+    else:
         raise InvalidInput(
             f"monitor {monitor.name} declares no retraining: set options.retrain_command to the command's "
-            "arguments (a list), e.g. [make, retrain]"
+            "arguments (a list), e.g. [make, retrain], or options.retrain_webhook to {url: ..., secret_env: ...}"
         )
-    payload = {"action": "retrain", "model": monitor.model, "command": command, "incident": incident.ref}
     return _request_or_run(context, incident, "retrain", payload, justification)
+
+
+def _retrain_hook(monitor: str, hook: Any) -> dict[str, str]:
+    """``options.retrain_webhook``: a URL, or ``{url, secret_env}`` (the secret is read from that variable)."""
+    found = {"url": hook} if isinstance(hook, str) else hook
+    if not isinstance(found, dict) or set(found) - {"url", "secret_env"} or not isinstance(found.get("url"), str):
+        raise InvalidInput(f"monitor {monitor}: retrain_webhook must be a URL or {{url: ..., secret_env: NAME}}")
+    if not found["url"].startswith(("http://", "https://")):
+        raise InvalidInput(f"monitor {monitor}: retrain_webhook url {found['url']!r} is not an http(s) URL")
+    return {"url": found["url"], "secret_env": str(found.get("secret_env", ""))}
 
 
 def suppress(context: Context, reference: str, *, duration: timedelta, justification: str) -> Remediation:
@@ -160,7 +180,7 @@ def _request_or_run(
         return Remediation(action, "pending_approval", request, {})
     # A retraining command runs before the transaction opens: it usually registers its new version in this
     # very store, which inside the unit of work would wait for the write lock it holds until the store timed out.
-    ran = _retrain_command(incident, existing.payload) if action == "retrain" else None
+    ran = _retrain_command(incident, existing.payload, existing) if action == "retrain" else None
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         result = ran if ran is not None else _execute(uow, context, incident, existing)
         approvals.mark_executed(uow, existing, format_timestamp(context.clock.now()), result)
@@ -179,8 +199,10 @@ def _execute(uow: Any, context: Context, incident: Incident, request: ChangeRequ
     return {"suppressed_until": format_timestamp(until)}
 
 
-def _retrain_command(incident: Incident, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run the monitor's retraining command (outside any transaction) and say how it ended."""
+def _retrain_command(incident: Incident, payload: dict[str, Any], request: ChangeRequest) -> dict[str, Any]:
+    """Run the monitor's retraining command, or call its webhook (outside any transaction); say how it ended."""
+    if "webhook" in payload:
+        return _call_retrain_hook(incident, payload, request)
     env = {**os.environ, "CHARTER_INCIDENT": incident.ref, "CHARTER_MODEL": str(payload["model"])}
     try:
         done = subprocess.run(payload["command"], env=env, capture_output=True, text=True, timeout=3600, check=False)
@@ -188,6 +210,29 @@ def _retrain_command(incident: Incident, payload: dict[str, Any]) -> dict[str, A
         return {"command": payload["command"], "exit_code": None, "error": str(exc)}
     return {"command": payload["command"], "exit_code": done.returncode, "output": done.stdout[-2000:],
             "errors": done.stderr[-2000:]}  # fmt: skip
+
+
+def _call_retrain_hook(incident: Incident, payload: dict[str, Any], request: ChangeRequest) -> dict[str, Any]:
+    """POST the approved retraining to the pipeline's webhook, signed as notifications are (``X-Charter-Signature``)."""
+    import time
+
+    from charter.integrations.notify.model import DeliveryError
+    from charter.integrations.notify.webhook import origin, post_json, signed_request
+
+    hook = payload["webhook"]
+    secret = os.environ.get(hook["secret_env"], "") if hook["secret_env"] else ""
+    where = origin(hook["url"])
+    if hook["secret_env"] and not secret:
+        return {"webhook": where, "delivered": False, "error": f"the variable {hook['secret_env']} is not set"}
+    body, headers = signed_request({
+        "schema": RETRAIN_SCHEMA, "incident": incident.ref, "model": payload["model"], "change_request": request.id,
+        "requested_by": request.requester, "approved_by": [a.principal for a in request.approved_by()],
+    }, "retrain.requested", int(time.time()), secret)  # fmt: skip
+    try:
+        answer = post_json(hook["url"], body, headers=headers, timeout=30.0)
+    except DeliveryError as exc:
+        return {"webhook": where, "delivered": False, "error": str(exc)}
+    return {"webhook": where, "delivered": True, "status": answer.status}
 
 
 def _after(context: Context, incident: Incident, request: ChangeRequest, result: dict[str, Any]) -> None:

@@ -158,11 +158,19 @@ def verify_signature(
 
 def webhook_request(notification: Notification, target: Target, sent_at: int) -> tuple[bytes, dict[str, str]]:
     """The body and headers of the generic webhook for one notification, sent at Unix time ``sent_at``."""
-    payload = {**notification.to_dict(), "charter_version": version(), "schema": SCHEMA, "sent_at": sent_at}
-    body = dumps(payload)
-    headers = {**target.headers, EVENT_HEADER: notification.event, TIMESTAMP_HEADER: str(sent_at)}
-    if target.secret:
-        headers[SIGNATURE_HEADER] = sign(body, target.secret)
+    body, headers = signed_request({**notification.to_dict(), "schema": SCHEMA}, notification.event, sent_at,
+                                   target.secret)  # fmt: skip
+    return body, {**target.headers, **headers}
+
+
+def signed_request(
+    payload: Mapping[str, object], event: str, sent_at: int, secret: str = ""
+) -> tuple[bytes, dict[str, str]]:
+    """Any Charter webhook's body and headers: the payload with ``sent_at``, the event, and the HMAC when keyed."""
+    body = dumps({**payload, "charter_version": version(), "sent_at": sent_at})
+    headers = {EVENT_HEADER: event, TIMESTAMP_HEADER: str(sent_at)}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(body, secret)
     return body, headers
 
 
