@@ -14,6 +14,7 @@ from charter.config import Settings
 from charter.errors import InvalidInput
 from charter.services import audit
 from charter.services.context import Context, open_context
+from charter.services.datasets import resolve_dataset_version
 from charter.services.home import init_home
 from charter.services.imports import dataset_name_for, import_dvc
 from charter.services.lineage import impact, upstream
@@ -66,13 +67,27 @@ def test_outputs_become_versions_and_stages_become_lineage(context: Context, rep
     assert report.datasets_created == ["data-raw", "data-features"]
     assert report.versions_created == ["data-raw@1", "data-features@1"]
     assert report.edges_added == ["data-raw@1 -> data-features@1 (featurize)"]
-    assert report.skipped == ["model.pkl: not a CSV or Parquet file"]
+    assert report.skipped == ["model.pkl: not a CSV or Parquet file, nor a folder of Parquet files"]
     edge, source = upstream(context, "data-features@1", kind="dataset").inputs[0]
     assert (edge.transform, source.ref) == ("featurize", "data-raw@1")
     assert edge.parameters["params.yaml:scale"] == 1000
     assert edge.parameters["code"] == ["featurize.py"]
     assert impact(context, "data-raw@1").derived == ("data-features@1",)
     assert audit.verify_ledger(context).ok
+
+
+def test_a_folder_of_parquet_files_is_one_dataset_version(context: Context, repo: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = repo / "data" / "parts"
+    parts.mkdir()
+    for number in (1, 2):
+        pq.write_table(pa.table({"id": [number], "income": [number * 1000]}), parts / f"part-{number}.parquet")
+    dvc(repo, "add", "-q", "data/parts")
+    report = import_dvc(context, repo)
+    assert "data-parts@1" in report.versions_created
+    assert resolve_dataset_version(context, "data-parts@1").row_count == 2
 
 
 def test_reimport_is_idempotent_and_new_data_makes_new_versions(context: Context, repo: Path) -> None:

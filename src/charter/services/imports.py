@@ -279,6 +279,11 @@ def dataset_name_for(path: Path) -> str:
     return slug[:100] or "dataset"
 
 
+def _parquet_folder(path: Path) -> bool:
+    """A folder output (``dvc add data/parts``) that holds Parquet files: one dataset version, as the CLI takes it."""
+    return path.is_dir() and any(p.suffix.lower() == ".parquet" for p in path.rglob("*") if p.is_file())
+
+
 def import_dvc(context: Context, root: Path) -> DvcReport:
     """Dataset versions from a DVC repository's tracked CSV/Parquet outputs; its stages as lineage."""
     from charter.errors import Conflict
@@ -296,11 +301,11 @@ def import_dvc(context: Context, root: Path) -> DvcReport:
     refs: dict[Path, str] = {}
     known = {d.name for d in list_datasets(context)}
     for out in dict.fromkeys(repo.outputs):
-        if out.path in refs or not out.path.as_posix().lower().endswith(TABULAR_SUFFIXES):
-            if out.path not in refs:
-                report.skipped.append(f"{out.path}: not a CSV or Parquet file")
-            continue
         file = root / out.path
+        if out.path in refs or not (out.path.as_posix().lower().endswith(TABULAR_SUFFIXES) or _parquet_folder(file)):
+            if out.path not in refs:
+                report.skipped.append(f"{out.path}: not a CSV or Parquet file, nor a folder of Parquet files")
+            continue
         if not file.exists():
             report.skipped.append(f"{out.path}: not in the workspace (run `dvc pull` or `dvc checkout` first)")
             continue
