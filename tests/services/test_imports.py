@@ -164,6 +164,28 @@ def test_weights_changed_behind_an_imported_version_are_refused(context: Context
     assert audit.ledger_size(context) == head
 
 
+def test_mlflow_names_that_are_not_charter_names_are_converted(
+    context: Context, tracking: dict[str, Any], tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking["uri"], registry_uri=tracking["uri"])
+    client.create_registered_model(
+        "Credit Scoring V2", tags={"charter.task": "regression", "charter.risk_tier": "limited"}
+    )
+    weights = tmp_path / "artifacts" / "scoring"
+    weights.mkdir(parents=True)
+    (weights / "model.pkl").write_bytes(b"scoring weights")
+    client.create_model_version("Credit Scoring V2", weights.as_uri())
+    report = import_mlflow(context, tracking["uri"], names=["Credit Scoring V2"])
+    assert report.models_created == ["credit-scoring-v2"]
+    model = get_model(context, "credit-scoring-v2")
+    assert "mlflow.name=Credit Scoring V2" in model.tags and len(list_versions(context, model.name)) == 1
+    client.create_registered_model("credit scoring v2")
+    with pytest.raises(InvalidInput, match=r"'Credit Scoring V2' and 'credit scoring v2' would both be Charter's "):
+        import_mlflow(context, tracking["uri"], task="regression", risk_tier="limited")
+
+
 def test_models_without_a_task_need_one_and_nothing_is_written(context: Context, tracking: dict[str, Any]) -> None:
     head = audit.ledger_size(context)
     with pytest.raises(InvalidInput, match=r"MLflow model 'fraud' has no 'charter.task' tag: give --task"):

@@ -6,6 +6,7 @@ reader is made, so Charter starts without it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +29,18 @@ class MlflowVersion:
 
 @dataclass(frozen=True)
 class MlflowModel:
-    name: str
+    name: str  # the Charter name: MLflow's, as a Charter name (lower case; other characters become '-')
     description: str
     tags: dict[str, str]
     aliases: dict[str, int]
     versions: tuple[MlflowVersion, ...] = field(default=())
+    mlflow_name: str = ""  # MLflow's own, when it differs
+
+
+def charter_name(name: str) -> str:
+    """``Credit Risk v2`` -> ``credit-risk-v2``: an MLflow model name as a Charter model name."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
+    return slug[:100] or "model"
 
 
 @dataclass(frozen=True)
@@ -70,11 +78,26 @@ class MlflowReader:
     def models(self, names: Sequence[str] = ()) -> list[MlflowModel]:
         """Registered models (all, or those named), each with its versions oldest first."""
         found = []
+        registered: list[Any] = []
+        token = None
         try:
-            registered = list(self._client.search_registered_models(max_results=1000))
+            while True:  # every page: a registry of more than 1,000 models is read whole
+                page = self._client.search_registered_models(max_results=1000, page_token=token)
+                registered.extend(page)
+                token = getattr(page, "token", None)
+                if not token:
+                    break
         except self._mlflow.exceptions.MlflowException as exc:
             raise InvalidInput(f"cannot read registered models from MLflow at {self.tracking_uri}: {exc}") from None
         known = {m.name for m in registered}
+        seen: dict[str, str] = {}
+        for name in sorted(n for n in known if not names or n in names):
+            if charter_name(name) in seen:
+                raise InvalidInput(
+                    f"MLflow models {seen[charter_name(name)]!r} and {name!r} would both be Charter's "
+                    f"{charter_name(name)!r}; rename one in MLflow, or import them one at a time with --model"
+                )
+            seen[charter_name(name)] = name
         missing = [n for n in names if n not in known]
         if missing:
             raise InvalidInput(
@@ -87,7 +110,8 @@ class MlflowReader:
             versions = self._client.search_model_versions(f"name='{model.name}'")
             found.append(
                 MlflowModel(
-                    name=model.name,
+                    name=charter_name(model.name),
+                    mlflow_name=model.name if charter_name(model.name) != model.name else "",
                     description=model.description or "",
                     tags={k: v for k, v in (model.tags or {}).items() if not k.startswith(SYSTEM_TAG_PREFIX)},
                     aliases={alias: int(version) for alias, version in (model.aliases or {}).items()},

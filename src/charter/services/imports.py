@@ -102,7 +102,8 @@ def _spec(context: Context, model: MlflowModel, task: str | None, risk_tier: str
     for value, tag, option in ((chosen_task, TASK_TAG, "--task"), (chosen_risk, RISK_TAG, "--risk-tier")):
         if value is None:
             raise InvalidInput(
-                f"MLflow model {model.name!r} has no {tag!r} tag: give {option} for models that do not say"
+                f"MLflow model {model.mlflow_name or model.name!r} has no {tag!r} tag: give {option} for models "
+                "that do not say"
             )
     skip = {TASK_TAG, RISK_TAG, OWNER_TAG}
     return ModelSpec(
@@ -111,7 +112,8 @@ def _spec(context: Context, model: MlflowModel, task: str | None, risk_tier: str
         risk_tier=str(chosen_risk),
         owner=model.tags.get(OWNER_TAG, ""),
         description=model.description,
-        tags=tuple(f"{k}={v}" for k, v in sorted(model.tags.items()) if k not in skip),
+        tags=tuple(f"{k}={v}" for k, v in sorted(model.tags.items()) if k not in skip)
+        + ((f"mlflow.name={model.mlflow_name}",) if model.mlflow_name else ()),
     ).checked()
 
 
