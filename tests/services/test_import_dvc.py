@@ -90,6 +90,15 @@ def test_a_folder_of_parquet_files_is_one_dataset_version(context: Context, repo
     assert resolve_dataset_version(context, "data-parts@1").row_count == 2
 
 
+def test_a_malformed_output_stops_the_import_before_any_write(context: Context, repo: Path) -> None:
+    (repo / "data" / "z.csv").write_text("id,income\n1,10\n2,20,30\n")
+    dvc(repo, "add", "-q", "data/z.csv")
+    head = audit.ledger_size(context)
+    with pytest.raises(InvalidInput, match=r"z.csv"):
+        import_dvc(context, repo)
+    assert audit.ledger_size(context) == head  # data-raw, read before it, was not written either
+
+
 def test_reimport_is_idempotent_and_new_data_makes_new_versions(context: Context, repo: Path) -> None:
     import_dvc(context, repo)
     head = audit.ledger_size(context)

@@ -186,6 +186,18 @@ def test_mlflow_names_that_are_not_charter_names_are_converted(
         import_mlflow(context, tracking["uri"], task="regression", risk_tier="limited")
 
 
+def test_an_artifact_that_cannot_be_fetched_stops_the_import_before_any_write(
+    context: Context, tracking: dict[str, Any]
+) -> None:
+    import shutil
+
+    shutil.rmtree(tracking["dirs"][("fraud", 1)])  # the last model's artifact: credit-risk was read before it
+    head = audit.ledger_size(context)
+    with pytest.raises(InvalidInput, match=r"cannot fetch the artifact of MLflow model fraud version 1"):
+        import_mlflow(context, tracking["uri"], task="regression", risk_tier="minimal")
+    assert list_models(context) == [] and audit.ledger_size(context) == head
+
+
 def test_models_without_a_task_need_one_and_nothing_is_written(context: Context, tracking: dict[str, Any]) -> None:
     head = audit.ledger_size(context)
     with pytest.raises(InvalidInput, match=r"MLflow model 'fraud' has no 'charter.task' tag: give --task"):

@@ -16,9 +16,9 @@ from typing import Any
 
 from charter.errors import InvalidInput, NotFound
 from charter.integrations.dvc import read_repo
-from charter.integrations.mlflow import MlflowModel, MlflowReader
+from charter.integrations.mlflow import MlflowModel, MlflowReader, MlflowRun, MlflowVersion
 from charter.services import aliases
-from charter.services.artifacts import digest_path, file_md5
+from charter.services.artifacts import ArtifactDigest, digest_path, file_md5
 from charter.services.context import Context
 from charter.services.registry import (
     ModelSpec,
@@ -79,15 +79,38 @@ def import_mlflow(
         raise InvalidInput(f"--risk-tier {risk_tier!r} is not one of {', '.join(RISK_TIERS)}")
     reader = MlflowReader(tracking_uri, registry_uri)
     found = reader.models(names)
-    specs = {model.name: _spec(context, model, task, risk_tier) for model in found}  # all checked before writing
+    # Everything is read and checked before anything is written: each model's spec, every artifact
+    # fetched and hashed (and not a registered version's changed in place), every run read.
+    specs = {model.name: _spec(context, model, task, risk_tier) for model in found}
+    fetched = {model.name: _fetch(context, reader, model, progress) for model in found}
     report = ImportReport()
     for model in found:
         spec = specs[model.name]
         if spec is not None:
             register_model(context, spec)
             report.models_created.append(model.name)
-        _import_versions(context, reader, model, report, progress)
+        _import_versions(context, model, fetched[model.name], report)
     return report
+
+
+Fetched = list[tuple[MlflowVersion, ArtifactDigest, MlflowRun | None]]
+
+
+def _fetch(
+    context: Context, reader: MlflowReader, model: MlflowModel, progress: Callable[[str], None] | None
+) -> Fetched:
+    """Each version's artifact digest (under its MLflow source) and run; refuses weights changed in place."""
+    from charter.services.registry import check_new_artifact
+
+    found: Fetched = []
+    for version in model.versions:
+        if progress is not None:
+            progress(f"{model.name} version {version.version}")
+        with tempfile.TemporaryDirectory(prefix="charter-mlflow-") as scratch:
+            digest = dataclasses.replace(digest_path(reader.download(version, Path(scratch))), uri=version.source)
+        check_new_artifact(context, model.name, digest)
+        found.append((version, digest, reader.run(version.run_id)))
+    return found
 
 
 def _spec(context: Context, model: MlflowModel, task: str | None, risk_tier: str | None) -> ModelSpec | None:
@@ -117,31 +140,20 @@ def _spec(context: Context, model: MlflowModel, task: str | None, risk_tier: str
     ).checked()
 
 
-def _import_versions(
-    context: Context,
-    reader: MlflowReader,
-    model: MlflowModel,
-    report: ImportReport,
-    progress: Callable[[str], None] | None,
-) -> None:
-    by_digest = {v.artifact_sha256: v.version for v in list_versions(context, model.name)}
+def _import_versions(context: Context, model: MlflowModel, fetched: Fetched, report: ImportReport) -> None:
+    known = {v.artifact_sha256: v.version for v in list_versions(context, model.name)}
+    by_digest = dict(known)
     charter_version: dict[int, int] = {}  # MLflow version -> Charter version
-    for version in model.versions:
-        if progress is not None:
-            progress(f"{model.name} version {version.version}")
-        with tempfile.TemporaryDirectory(prefix="charter-mlflow-") as scratch:
-            local = reader.download(version, Path(scratch))
-            digest = digest_path(local)
+    for version, digest, run in fetched:
         ref = f"{model.name} (MLflow version {version.version})"
         if digest.sha256 in by_digest:
             charter_version[version.version] = by_digest[digest.sha256]
             report.versions_unchanged.append(ref)
             continue
-        run = reader.run(version.run_id)
         registered = register_version(
             context,
             model.name,
-            dataclasses.replace(digest, uri=version.source),
+            digest,
             framework="mlflow",
             source_commit=run.git_commit if run else "",
             source_url=f"mlflow-run:{version.run_id}" if version.run_id else "",
@@ -297,20 +309,29 @@ def import_dvc(context: Context, root: Path) -> DvcReport:
         register_dataset,
     )
     from charter.services.lineage import add_edge
+    from charter.services.tabular import read_table
 
     repo = read_repo(root)
     report = DvcReport()
     refs: dict[Path, str] = {}
     known = {d.name for d in list_datasets(context)}
+    chosen = []
     for out in dict.fromkeys(repo.outputs):
         file = root / out.path
-        if out.path in refs or not (out.path.as_posix().lower().endswith(TABULAR_SUFFIXES) or _parquet_folder(file)):
-            if out.path not in refs:
-                report.skipped.append(f"{out.path}: not a CSV or Parquet file, nor a folder of Parquet files")
-            continue
-        if not file.exists():
+        if not (out.path.as_posix().lower().endswith(TABULAR_SUFFIXES) or _parquet_folder(file)):
+            report.skipped.append(f"{out.path}: not a CSV or Parquet file, nor a folder of Parquet files")
+        elif not file.exists():
             report.skipped.append(f"{out.path}: not in the workspace (run `dvc pull` or `dvc checkout` first)")
-            continue
+        elif out.plain_md5 and out.md5 and file.is_file() and (found := file_md5(file)) != out.md5:
+            report.skipped.append(
+                f"{out.path}: changed since DVC recorded it (md5 {out.md5} in {out.recorded_in}, {found} on disk); "
+                "run `dvc add`, `dvc repro` or `dvc checkout` first"
+            )
+        else:
+            read_table(file)  # every output is read and checked before anything is written
+            chosen.append(out)
+    for out in chosen:
+        file = root / out.path
         name = dataset_name_for(out.path)
         if name not in known:
             register_dataset(context, DatasetSpec(name=name, source_uri=f"dvc:{out.path.as_posix()}"))
@@ -321,12 +342,6 @@ def import_dvc(context: Context, root: Path) -> DvcReport:
         if digest.sha256 in existing:
             refs[out.path] = existing[digest.sha256]
             report.versions_unchanged.append(existing[digest.sha256])
-            continue
-        if out.plain_md5 and out.md5 and file.is_file() and (found := file_md5(file)) != out.md5:
-            report.skipped.append(
-                f"{out.path}: changed since DVC recorded it (md5 {out.md5} in {out.recorded_in}, {found} on disk); "
-                "run `dvc add`, `dvc repro` or `dvc checkout` first"
-            )
             continue
         version = add_dataset_version(context, name, file, digest=digest, origin=out.origin())
         refs[out.path] = version.ref

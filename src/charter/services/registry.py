@@ -220,6 +220,18 @@ def register_version(
     return resolve_version(context, f"{model}@{row['version']}")
 
 
+def check_new_artifact(context: Context, model: str, artifact: ArtifactDigest) -> None:
+    """What :func:`register_version` would refuse about ``artifact`` for its location, checked without writing
+    (an import checks every artifact before it writes any)."""
+    with context.engine.connect() as connection:
+        if connection.execute(
+            select(model_versions.c.id)
+            .join(models, models.c.id == model_versions.c.model_id)
+            .where(models.c.name == model, model_versions.c.artifact_sha256 == artifact.sha256)
+        ).first() is None:  # fmt: skip
+            _refuse_changed_in_place(connection, model, artifact)
+
+
 def _refuse_changed_in_place(connection: Connection, model: str, artifact: ArtifactDigest) -> None:
     """An artifact at the location of a registered version, with other content: that version's weights changed.
 
