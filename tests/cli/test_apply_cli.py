@@ -41,6 +41,12 @@ def test_diff_then_apply_then_in_sync(tmp_path: Path) -> None:
     code, out, _ = charter(home, "apply", "-f", str(tmp_path / "gov.yaml"), "--yes")
     assert code == 0
     assert "No changes." in out
+    # A diff that cannot tell exits 2, not 1 (drift), so a CI step tells the two apart.
+    code, _, err = charter(home, "diff", "-f", str(tmp_path / "missing.yaml"))
+    assert code == 2 and err.startswith("Error: ") and "missing.yaml" in err
+    (tmp_path / "broken.yaml").write_text("kind: Model\nspec: [\n")
+    assert charter(home, "diff", "-f", str(tmp_path / "broken.yaml"))[0] == 2
+    assert charter(tmp_path / "no-home", "diff", "-f", str(tmp_path / "gov.yaml"))[0] == 2
 
 
 def test_a_schema_error_is_one_located_line(tmp_path: Path) -> None:

@@ -36,9 +36,9 @@ from charter.cli.gates import gate_command, promote_command
 from charter.cli.output import error_line, print_json, stdout
 from charter.cli.state import CliState, settings
 
-#: Commands whose exit code 1 is a verdict (``gate``: blocked). Their errors exit with this code
-#: instead, so that a CI job tells "the policies said no" from "the gate could not run".
-ERROR_EXIT = {"gate": 2}
+#: Commands whose exit code 1 is a verdict (``gate``: blocked; ``diff``: drift). Their errors exit with
+#: this code instead, so that a CI job tells "the policies said no" from "the gate could not run".
+ERROR_EXIT = {"gate": 2, "diff": 2}
 
 
 class CharterGroup(TyperGroup):
