@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_command_has_a_section_in_the_cli_reference(path: tuple[str, ...]) -> None:
     reference = (ROOT / "docs" / "cli.md").read_text()
     assert f"### `charter {' '.join(path)}`" in reference
+    anchor = "-".join(("charter", *path))
+    assert f"| [`charter {' '.join(path)}`](#{anchor}) | " in reference  # listed in the index at the top
 
 
 def test_the_readme_starts_with_the_two_commands() -> None:

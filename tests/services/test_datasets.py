@@ -235,7 +235,7 @@ def test_bad_versions_and_classifications(
     with pytest.raises(NotFound, match=r"applicants has no versions yet"):
         resolve_dataset_version(context, "applicants")
     add_dataset_version(context, "applicants", applicants)
-    with pytest.raises(NotFound, match=r"applicants has no version 4 \(versions: 1-1\)"):
+    with pytest.raises(NotFound, match=r"applicants has no version 4 \(versions: 1\)"):
         resolve_dataset_version(context, "applicants@4")
     with pytest.raises(NotFound, match=r"applicants@1 has no column 'salary' \(columns: name, email"):
         classify(context, "applicants@1", "salary", protected=True)

@@ -10,7 +10,9 @@ import typer
 from charter.cli.output import print_json, stdout
 from charter.cli.state import open_context
 
-app = typer.Typer(no_args_is_help=True, help="Import models and versions from other tools (MLflow).")
+app = typer.Typer(
+    no_args_is_help=True, help="Import models, versions, datasets and lineage from other tools (MLflow, DVC)."
+)
 
 
 @app.command()

@@ -25,7 +25,7 @@ from charter.services.approvals import ChangeRequest, find_open, mark_executed, 
 from charter.services.artifacts import ArtifactDigest
 from charter.services.classification import PII_CATEGORIES, SENSITIVITIES, classify_column, sensitivity_for
 from charter.services.context import Context
-from charter.services.references import Reference, check_name, listed, parse_reference
+from charter.services.references import Reference, check_name, listed, number_ranges, parse_reference
 from charter.store.engine import translate_errors
 from charter.store.schema import certifications, dataset_columns, dataset_versions, datasets
 from charter.vocabulary import LEGAL_BASES
@@ -547,7 +547,7 @@ def resolve_dataset_version(context: Context, reference: str | Reference) -> Dat
             raise NotFound(
                 f"{ref.model} has no versions yet; add one with `charter dataset add-version {ref.model} FILE`"
             )
-        raise NotFound(f"{ref.model} has no version {ref.version} (versions: 1-{max(numbers)})")
+        raise NotFound(f"{ref.model} has no version {ref.version} (versions: {number_ranges(sorted(numbers))})")
 
 
 def _dataset_id(connection: Connection, name: str) -> str:

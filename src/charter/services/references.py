@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from charter.errors import InvalidInput
@@ -69,3 +70,17 @@ def parse_reference(text: str, *, kind: str = "model") -> Reference:
     if match["alias"] is not None:
         return Reference(name, alias=check_alias_name(match["alias"]))
     return Reference(name)
+
+
+def number_ranges(numbers: Sequence[int]) -> str:
+    """1, 2, 3, 5 -> '1-3, 5'."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)

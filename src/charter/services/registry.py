@@ -23,7 +23,7 @@ from charter.services.context import Context
 from charter.services.edges import EdgeSpec, Node, insert_edge
 from charter.services.feature_schema import validate_schema
 from charter.services.records import fields_dict, result_rows, row_fields
-from charter.services.references import Reference, check_model_name, listed, parse_reference
+from charter.services.references import Reference, check_model_name, listed, number_ranges, parse_reference
 from charter.store.engine import translate_errors
 from charter.store.schema import aliases, model_tags, model_versions, models
 from charter.vocabulary import RISK_TIERS, TASKS
@@ -365,22 +365,8 @@ def _missing(connection: Connection, ref: Reference, model_id: str) -> str:
     if not versions:
         return f"{ref.model} has no versions yet; add one with `charter model add-version {ref.model} ARTIFACT`"
     if ref.version is not None:
-        return f"{ref.model} has no version {ref.version} (versions: {_ranges(list(versions))})"
+        return f"{ref.model} has no version {ref.version} (versions: {number_ranges(list(versions))})"
     return f"{ref.model} has no registered version (all {len(versions)} are archived)"
-
-
-def _ranges(numbers: Sequence[int]) -> str:
-    """1, 2, 3, 5 -> '1-3, 5'."""
-    parts: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    return ", ".join(parts)
 
 
 #: What a page of models needs besides their rows, for the ids bound as ``ids``. Built once: building
