@@ -169,6 +169,27 @@ def test_missing_evidence_fails_closed(context: Context, governed: Path, tmp_pat
     assert errors["auc-baseline"].message.startswith("could not evaluate:")
 
 
+def test_open_incidents_and_monitoring_reach_the_policies(context: Context) -> None:
+    from charter.services import incidents
+    from charter.services.monitors import define_monitor, monitor_from_spec
+
+    quiet = run_gate(context, "credit-risk@1", "prod").context
+    assert (quiet["incidents"], quiet["monitors"]) == ([], {"configured": False, "status": "none"})
+    watched = monitor_from_spec("credit-risk-volume", {"model": "credit-risk", "target": "prod", "kind": "volume",
+                                                       "window": {"every": "1h"}, "critical": 10})  # fmt: skip
+    define_monitor(context, watched)
+    assert run_gate(context, "credit-risk@1", "prod").context["monitors"] == {"configured": True, "status": "ok"}
+    opened = incidents.alert(context, watched, status="critical", value=0.0, window_end="w", run_id="r")
+    evidence = run_gate(context, "credit-risk@1", "prod", packs=["nist-ai-rmf"])
+    shown = {"id": opened.ref, "severity": opened.severity, "monitor": "credit-risk-volume",
+             "opened_at": opened.opened_at}  # fmt: skip
+    assert evidence.context["incidents"] == [shown]
+    rules = {v.rule: v.verdict for v in evidence.decision.verdicts if v.policy == "nist-ai-rmf"}
+    assert (rules["production-monitoring"], rules["open-incidents"]) == ("pass", "fail")
+    incidents.resolve(context, opened.ref, note="fixed")
+    assert run_gate(context, "credit-risk@1", "prod").context["incidents"] == []
+
+
 def test_policies_are_versioned_and_need_a_role(context: Context, governed: Path, tmp_path: Path) -> None:
     assert [c.action for c in policies.add_policies(context, [governed])] == ["unchanged"]
     governed.write_text(POLICY.replace("0.82", "0.85"))

@@ -117,8 +117,8 @@ def gate_context(
             {"principal": a.principal, "role": a.role, "decision": a.decision + "d", "at": a.at}
             for a in (request.approvals if request is not None else ())
         ],
-        "incidents": [],
-        "monitors": {"configured": False, "status": "none"},
+        "incidents": _open_incidents(context, model.name),
+        "monitors": _monitoring(context, model.name),
         "logging": {"enabled": _logging_enabled(context, model.name)},
         "documentation": {
             "model_card": "model_card" in kinds, "intended_use": bool(model.intended_use.strip()),
@@ -324,6 +324,45 @@ def _dataset_fields(context: Context, name: str) -> Any:
     from charter.services.datasets import get_dataset
 
     return get_dataset(context, name)
+
+
+def _open_incidents(context: Context, model: str) -> list[dict[str, Any]]:
+    """The model's incidents not yet resolved (triggered, acknowledged or mitigated)."""
+    from charter.services.incidents import list_incidents
+
+    return [
+        {"id": i.ref, "severity": i.severity, "monitor": i.monitor or "", "opened_at": i.opened_at}
+        for i in list_incidents(context, model=model, open_only=True)
+    ]
+
+
+#: A monitor run's verdict -> the context's monitor status, worst last.
+_MONITOR_STATUS = {"ok": "ok", "warning": "warning", "critical": "alerting"}
+
+
+def _monitoring(context: Context, model: str) -> dict[str, Any]:
+    """Whether active monitors watch the model, and the worst verdict of each one's latest judged window
+    (``ok`` while none has judged a window yet: ``no_data`` and ``error`` runs judge nothing)."""
+    from charter.services.monitors import list_monitors
+    from charter.store.schema import monitor_runs, monitors
+
+    watching = list_monitors(context, model=model)
+    if not watching:
+        return {"configured": False, "status": "none"}
+    worst = "ok"
+    with context.engine.connect() as connection:
+        for monitor in watching:
+            status = connection.execute(
+                select(monitor_runs.c.status)
+                .join(monitors, monitors.c.id == monitor_runs.c.monitor_id)
+                .where(monitors.c.name == monitor.name, monitor_runs.c.status.in_(tuple(_MONITOR_STATUS)))
+                .order_by(monitor_runs.c.window_end.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            shown = _MONITOR_STATUS.get(status or "ok", "ok")
+            if list(_MONITOR_STATUS.values()).index(shown) > list(_MONITOR_STATUS.values()).index(worst):
+                worst = shown
+    return {"configured": True, "status": worst}
 
 
 def _logging_enabled(context: Context, model: str) -> bool:
