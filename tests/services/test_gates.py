@@ -123,6 +123,18 @@ def test_a_governed_alias_moves_only_through_promote(context: Context, governed:
     ):
         aliases.set_alias(context, "credit-risk@1", "prod")
     assert aliases.set_alias(context, "credit-risk@1", "staging").to_version == 1  # no policy governs staging
+    assert promote(context, "credit-risk@1", "prod").status == "pending_approval"
+    request = approvals.list_requests(context, kind="promote")[0]
+    approvals.approve(as_actor(context, "local:rita"), request.id, justification="ok")
+    assert promote(context, "credit-risk@1", "prod").status == "promoted"
+    with pytest.raises(
+        Forbidden, match=r"removing an alias that a policy governs needs the role risk-officer or admin"
+    ):
+        aliases.remove_alias(as_actor(context, "local:dev"), "credit-risk:prod")  # no champion, no regression check
+    assert get_model(context, "credit-risk").aliases == {"prod": 1, "staging": 1}
+    aliases.remove_alias(as_actor(context, "local:rita"), "credit-risk:prod")  # taking it out of service: allowed
+    aliases.remove_alias(as_actor(context, "local:dev"), "credit-risk:staging")  # ungoverned
+    assert get_model(context, "credit-risk").aliases == {}
 
 
 def test_a_promotion_cannot_replace_a_stored_policy_with_its_own(

@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "dataset.revoke_certification": (("risk-officer",), "revoking a dataset certification"),
     "policy.manage": (("risk-officer", "admin"), "adding, changing or removing a policy"),
     "safe_zone.declare": (("risk-officer", "admin"), "declaring or changing a safe zone (a monitor's auto_rollback)"),
+    "alias.remove_governed": (("risk-officer", "admin"), "removing an alias that a policy governs"),
 }
 
 

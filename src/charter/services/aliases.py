@@ -18,6 +18,7 @@ from charter.clock import format_timestamp
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.ids import new_id
 from charter.ledger import UnitOfWork, unit_of_work
+from charter.services.access import require
 from charter.services.context import Context
 from charter.services.references import check_alias_name, parse_reference
 from charter.services.registry import ModelVersion, resolve_version
@@ -129,6 +130,9 @@ def remove_alias(context: Context, reference: str) -> AliasMove:
         raise InvalidInput(f"{reference!r} names no alias: use MODEL:ALIAS, e.g. credit-risk:shadow")
     current = resolve_version(context, ref)  # NotFound lists the aliases that exist
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
+        if governed_by(uow.connection, ref.model, ref.alias):
+            # Taking a governed alias away also takes away the champion the next gate compares with.
+            require(uow.connection, context.actor, "alias.remove_governed")
         model_id = uow.connection.execute(select(models.c.id).where(models.c.name == ref.model)).scalar_one()
         uow.execute(delete(aliases).where(aliases.c.model_id == model_id, aliases.c.name == ref.alias))
         entry = uow.record(
