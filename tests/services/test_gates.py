@@ -159,6 +159,53 @@ def test_a_promotion_cannot_replace_a_stored_policy_with_its_own(
     assert same.status == "blocked"
 
 
+TWO_OFFICERS = """\
+apiVersion: charter.dev/v1
+kind: Policy
+metadata: {name: four-eyes}
+spec:
+  appliesTo: {riskTier: [high], stage: [prod]}
+  rules:
+    - name: two-risk-officers
+      expr: approvals.filter(a, a.role == 'risk-officer' && a.decision == 'approved').size() >= 2
+      action: require_approval
+"""
+EITHER = """\
+apiVersion: charter.dev/v1
+kind: Policy
+metadata: {name: either}
+spec:
+  appliesTo: {riskTier: [high], stage: [staging]}
+  rules:
+    - name: approver-or-officer
+      expr: approvals.exists(a, (a.role == 'approver' || a.role == 'risk-officer') && a.decision == 'approved')
+      action: require_approval
+"""
+
+
+def test_the_approvals_a_policy_counts_and_names_are_the_ones_asked_for(context: Context, tmp_path: Path) -> None:
+    for name, text in (("four-eyes", TWO_OFFICERS), ("either", EITHER)):
+        (tmp_path / f"{name}.yaml").write_text(text)
+    policies.add_policies(context, [tmp_path / "four-eyes.yaml", tmp_path / "either.yaml"])
+    access.grant(context, "local:rob", "risk-officer")
+    access.grant(context, "local:ann", "approver")
+    dev = as_actor(context, "local:dev")
+    asked = promote(dev, "credit-risk@1", "prod", justification="first model").request
+    assert asked is not None and (asked.requirement.count, asked.requirement.roles) == (2, ("risk-officer",))
+    approvals.approve(as_actor(context, "local:rita"), asked.id, justification="one")
+    assert promote(dev, "credit-risk@1", "prod").status == "pending_approval"
+    second = approvals.approve(as_actor(context, "local:rob"), asked.id, justification="two")
+    assert second.state == "approved"
+    assert promote(dev, "credit-risk@1", "prod").status == "promoted"
+    either = promote(dev, "credit-risk@2", "staging", justification="try it").request
+    assert either is not None and (either.requirement.mode, either.requirement.roles) == (
+        "any", ("approver", "risk-officer"),
+    )  # fmt: skip
+    assert approvals.approve(as_actor(context, "local:ann"), either.id, justification="ok").state == "approved"
+    done = promote(dev, "credit-risk@2", "staging")
+    assert done.status == "promoted" and done.request is not None and done.request.state == "executed"
+
+
 def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path) -> None:
     with pytest.raises(InvalidInput, match=r"break-glass needs a justification"):
         promote(context, "credit-risk@3", "prod", break_glass=True)

@@ -138,7 +138,9 @@ def promote_command(
             how = " (BREAK-GLASS: a review is due)" if result["break_glass"] else ""
             out.print(f"Promoted {gate['ref']} to {move['model']}:{move['alias']}{how}", markup=False)
         elif result["status"] == "pending_approval" and request is not None:
-            out.print(awaiting_approval(request["id"], request["missing"], again="this promote"), markup=False)
+            # The request has what it asked for, but the policy wants more (two risk-officers, say): more may approve.
+            missing = request["missing"] or "the further approvals its policy asks for (NEEDS APPROVAL above)"
+            out.print(awaiting_approval(request["id"], missing, again="this promote"), markup=False)
         else:
             out.print(f"Not promoted: the gate blocks {gate['ref']} for {to}", markup=False)
     raise typer.Exit(0 if result["status"] == "promoted" else 1)

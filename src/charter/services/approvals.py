@@ -215,7 +215,9 @@ def _decide(context: Context, request_id: str, decision: str, justification: str
         raise InvalidInput(f"to {decision} a change request, give a justification")
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         request = _require_open(uow, context, request_id)
-        if request.state != "pending":
+        # An approved request still takes approvals until it is carried out: a policy may want more than the
+        # request's requirement says (two risk-officers), and its gate, run again, is what decides.
+        if request.state != "pending" and not (request.state == "approved" and decision == "approve"):
             raise Conflict(f"change request {request_id} is {request.state}, not pending")
         if digest is not None and digest != request.payload_sha256:
             raise Conflict(
@@ -239,7 +241,7 @@ def _decide(context: Context, request_id: str, decision: str, justification: str
                     "payload_sha256": request.payload_sha256})  # fmt: skip
         decided = replace(request, approvals=(*request.approvals, _approval(row)))
         state = "rejected" if decision == "reject" else ("approved" if not decided.missing() else "pending")
-        if state != "pending":
+        if state != request.state and state != "pending":
             _set_state(uow, request_id, state, now)
             decided = replace(decided, state=state, updated_at=now)
         return decided

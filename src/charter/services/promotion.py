@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from charter.services.references import check_alias_name
 from charter.services.registry import get_model, resolve_version
 
 _QUOTED = re.compile(r"""['"]([a-z][a-z-]*)['"]""")
+_AT_LEAST = re.compile(r"size\(\)\s*>=\s*(\d+)")
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,22 @@ def promote(
 def _requirement(gate: GateResult) -> Requirement:
     """Who is asked to approve: the roles the pending approval rules name (e.g. ``a.role == 'risk-officer'``).
 
-    With several rules naming different roles, one approval from each is needed (``mode: all``);
-    rules that name no role fall back to the promote default.
+    One rule naming several roles (``a.role == 'approver' || a.role == 'risk-officer'``) takes any of
+    them; several rules that each name roles take one approval from each role named (``mode: all``).
+    A rule that counts (``approvals.filter(...).size() >= 2``) asks for that many. Rules that name no
+    role fall back to the promote default. The request only routes the asking: promoting runs the gate
+    again, and the gate decides (an approved request still takes more approvals if it wants more).
     """
-    named: list[str] = []
-    for verdict in gate.decision.approvals:
-        for role in _QUOTED.findall(verdict.check):
-            if role in ROLES and role not in named:
-                named.append(role)
-    if not named:
-        return approvals.DEFAULT_REQUIRED["promote"]
-    return Requirement(count=1, roles=tuple(named), mode="all" if len(named) > 1 else "any")
+    per_rule = [
+        [role for role in dict.fromkeys(_QUOTED.findall(verdict.check)) if role in ROLES]
+        for verdict in gate.decision.approvals
+    ]
+    per_rule = [roles for roles in per_rule if roles]
+    counts = [int(n) for verdict in gate.decision.approvals for n in _AT_LEAST.findall(verdict.check)]
+    count = max([1, *counts])
+    if not per_rule:
+        return replace(approvals.DEFAULT_REQUIRED["promote"], count=count)
+    if len(per_rule) == 1:
+        return Requirement(count=count, roles=tuple(per_rule[0]), mode="any")
+    named = tuple(dict.fromkeys(role for roles in per_rule for role in roles))
+    return Requirement(count=count, roles=named, mode="all")
