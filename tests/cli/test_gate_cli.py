@@ -37,7 +37,7 @@ def charter(home: Path, *args: str, actor: str = "local:ada") -> tuple[int, str,
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     assert charter(home, "init")[0] == 0
-    for principal, role in (("local:ada", "risk-officer"), ("local:rita", "risk-officer")):
+    for principal, role in (("local:ada", "risk-officer"), ("local:rita", "risk-officer"), ("local:dev", "developer")):
         assert charter(home, "role", "grant", principal, role)[0] == 0
     settings = load_settings(env={}, home=home, actor="local:ada")
     with open_context(settings) as context:

@@ -26,7 +26,7 @@ def test_the_initialising_actor_is_admin_and_grants_roles(tmp_path: Path) -> Non
     assert json.loads(charter(home, "whoami", "--json")[1]) == {
         "principal": "local:ada",
         "roles": ["admin"],
-        "permissions": ["alias.remove_governed", "policy.manage", "role.manage", "safe_zone.declare"],
+        "permissions": ["alias.remove_governed", "model.promote", "policy.manage", "role.manage", "safe_zone.declare"],
     }
     code, out, err = charter(home, "role", "grant", "local:bob", "risk-officer", "--reason", "credit data steward")
     assert (code, out.strip()) == (0, "Granted risk-officer to local:bob"), err

@@ -46,6 +46,7 @@ def context(settings: Settings, clock: FixedClock, tmp_path: Path) -> Iterator[C
     with open_context(settings, clock=clock) as opened:
         access.grant(opened, "user:tester", "risk-officer")
         access.grant(opened, "local:rita", "risk-officer")
+        access.grant(opened, "local:dev", "developer")
         register_model(opened, ModelSpec(name="credit-risk", task="binary_classification", risk_tier="high"))
         for number, auc in ((1, 0.86), (2, 0.84), (3, 0.80)):
             artifact = tmp_path / f"model-{number}.pkl"
@@ -99,7 +100,7 @@ def test_a_version_is_promoted_after_the_gate_and_the_approval(context: Context,
 
 
 def test_regressions_and_thresholds_block_with_actual_values(context: Context, governed: Path) -> None:
-    request = promote(context, "credit-risk@1", "prod").request
+    request = promote(context, "credit-risk@1", "prod", justification="first model").request
     assert request is not None
     approvals.approve(as_actor(context, "local:rita"), request.id, justification="ok")
     assert promote(context, "credit-risk@1", "prod").status == "promoted"
@@ -123,7 +124,7 @@ def test_a_governed_alias_moves_only_through_promote(context: Context, governed:
     ):
         aliases.set_alias(context, "credit-risk@1", "prod")
     assert aliases.set_alias(context, "credit-risk@1", "staging").to_version == 1  # no policy governs staging
-    assert promote(context, "credit-risk@1", "prod").status == "pending_approval"
+    assert promote(context, "credit-risk@1", "prod", justification="first model").status == "pending_approval"
     request = approvals.list_requests(context, kind="promote")[0]
     approvals.approve(as_actor(context, "local:rita"), request.id, justification="ok")
     assert promote(context, "credit-risk@1", "prod").status == "promoted"
@@ -157,6 +158,13 @@ def test_a_promotion_cannot_replace_a_stored_policy_with_its_own(
     assert [g.data["decision"] for g in gates] == ["passed"]  # the refused promotion ran no gate
     same = promote(dev, "credit-risk@3", "prod", files=[governed])  # the stored text itself is fine
     assert same.status == "blocked"
+
+
+def test_promoting_needs_a_role_and_asking_needs_a_reason(context: Context, governed: Path) -> None:
+    with pytest.raises(Forbidden, match=r"promoting a model version needs the role developer or .*; local:nobody"):
+        promote(as_actor(context, "local:nobody"), "credit-risk@1", "staging")
+    with pytest.raises(InvalidInput, match=r"needs approvals; give a justification \(-j WHY\) to ask for them"):
+        promote(as_actor(context, "local:dev"), "credit-risk@1", "prod")
 
 
 TWO_OFFICERS = """\
@@ -209,7 +217,7 @@ def test_the_approvals_a_policy_counts_and_names_are_the_ones_asked_for(context:
 def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path) -> None:
     with pytest.raises(InvalidInput, match=r"break-glass needs a justification"):
         promote(context, "credit-risk@3", "prod", break_glass=True)
-    with pytest.raises(Forbidden, match=r"break-glass needs the role admin or risk-officer; local:dev has no role"):
+    with pytest.raises(Forbidden, match=r"break-glass needs the role admin or risk-officer; local:dev has developer"):
         promote(as_actor(context, "local:dev"), "credit-risk@3", "prod", break_glass=True, justification="outage")
     result = promote(context, "credit-risk@3", "prod", break_glass=True, justification="INC-7: v1 serves garbage")
     assert result.status == "promoted" and result.break_glass and result.gate.outcome == "blocked"
@@ -274,8 +282,8 @@ def test_a_policy_change_under_approval(context: Context, governed: Path, tmp_pa
     stricter = tmp_path / "stricter" / "high-risk-deploy.yaml"
     stricter.parent.mkdir()
     stricter.write_text(POLICY.replace("0.82", "0.85"))
-    with pytest.raises(Forbidden, match=r"local:dev has no role"):
-        policies.add_policies(dev, [stricter])  # no role: asking is the way
+    with pytest.raises(Forbidden, match=r"local:dev has developer"):
+        policies.add_policies(dev, [stricter])  # not a risk-officer: asking is the way
     with pytest.raises(InvalidInput, match=r"a change request needs a justification"):
         policies.propose_policies(dev, [stricter])
     asked = policies.propose_policies(dev, [stricter], justification="the regulator asks for 0.85")

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "policy.manage": (("risk-officer", "admin"), "adding, changing or removing a policy"),
     "safe_zone.declare": (("risk-officer", "admin"), "declaring or changing a safe zone (a monitor's auto_rollback)"),
     "alias.remove_governed": (("risk-officer", "admin"), "removing an alias that a policy governs"),
+    "model.promote": (("developer", "approver", "risk-officer", "admin"), "promoting a model version"),
 }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from charter.errors import Conflict, InvalidInput
 from charter.ledger import unit_of_work
 from charter.services import approvals
-from charter.services.access import ROLES
+from charter.services.access import ROLES, require
 from charter.services.aliases import AliasMove, move_in
 from charter.services.approvals import ChangeRequest, Requirement
 from charter.services.context import Context
@@ -67,6 +67,8 @@ def promote(
     break_glass: bool = False,
 ) -> Promotion:
     check_alias_name(alias)
+    with context.engine.connect() as connection:
+        require(connection, context.actor, "model.promote")  # as POST /promotions asks (the CLI asked nothing)
     version = resolve_version(context, reference)
     if get_model(context, version.model).aliases.get(alias) == version.version:
         raise Conflict(f"{version.model}:{alias} already points at {version.ref}")
@@ -85,9 +87,15 @@ def promote(
     if gate.outcome == "blocked":
         return Promotion("blocked", gate)
     if gate.outcome == "pending_approval":
+        if gate.change_request is not None:  # asked already: the same request waits
+            return Promotion("pending_approval", gate, approvals.get_request(context, gate.change_request))
+        if not justification.strip():
+            raise InvalidInput(
+                f"promoting {version.ref} to {alias} needs approvals; give a justification (-j WHY) to ask for "
+                "them: approvers read it"
+            )
         opened = approvals.open_request(
-            context, "promote", f"model:{version.model}", payload,
-            justification=justification or f"promote {version.ref} to {alias}",
+            context, "promote", f"model:{version.model}", payload, justification=justification,
             required=_requirement(gate), gate_result_id=gate.id,
         )  # fmt: skip
         return Promotion("pending_approval", gate, opened)
