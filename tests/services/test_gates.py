@@ -236,6 +236,22 @@ def test_missing_evidence_fails_closed(context: Context, governed: Path, tmp_pat
     assert errors["auc-baseline"].message.startswith("could not evaluate:")
 
 
+def test_the_evaluation_says_who_computed_it_and_whether_on_training_data(context: Context, tmp_path: Path) -> None:
+    from charter.services.datasets import DatasetSpec, add_dataset_version, register_dataset
+
+    assert {k: run_gate(context, "credit-risk@1", "prod").context["evaluation"][k]
+            for k in ("source", "on_training_data")} == {"source": "sdk", "on_training_data": False}  # fmt: skip
+    register_dataset(context, DatasetSpec(name="applications", legal_basis="contract"))
+    (tmp_path / "applications.csv").write_text("income,age\n1,30\n2,40\n")
+    add_dataset_version(context, "applications", tmp_path / "applications.csv")
+    artifact = tmp_path / "model-4.pkl"
+    artifact.write_bytes(b"weights 4")
+    register_version(context, "credit-risk", digest_path(artifact), trained_on=["applications@1"])
+    record_evaluation(context, "credit-risk@4", dataset="applications@1", metrics={"roc_auc": 0.99})
+    evaluated = run_gate(context, "credit-risk@4", "prod").context["evaluation"]
+    assert (evaluated["dataset"], evaluated["on_training_data"]) == ("applications@1", True)
+
+
 def test_open_incidents_and_monitoring_reach_the_policies(context: Context) -> None:
     from charter.services import incidents
     from charter.services.monitors import define_monitor, monitor_from_spec

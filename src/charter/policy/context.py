@@ -122,6 +122,19 @@ SCHEMA = Record(
                 (
                     Field("dataset", _TEXT, "The benchmark dataset version evaluated on.", "holdout@2"),
                     Field("evaluated_at", _TIME, "When the evaluation ran."),
+                    Field(
+                        "source",
+                        Scalar("string", choices=("charter", "sdk", "mlflow")),
+                        "Who computed it: charter (`charter evaluate` ran the verified artifact on the dataset), "
+                        "sdk (a training pipeline logged it) or mlflow (imported from a run).",
+                        "charter",
+                    ),
+                    Field(
+                        "on_training_data",
+                        _BOOL,
+                        "Whether the dataset is one the version was trained on (a lineage edge with role training): "
+                        "such metrics say little about new data.",
+                    ),
                     Field("metrics", _METRICS, "Performance metrics on the whole dataset."),
                     Field(
                         "slices",

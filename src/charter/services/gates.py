@@ -39,6 +39,7 @@ from charter.services.documents import documents_for
 from charter.services.evaluation import Evaluation, list_evaluations
 from charter.services.lineage import upstream
 from charter.services.policies import active_policies, read_packs, read_policy_documents, read_policy_files
+from charter.services.references import check_alias_name
 from charter.services.registry import Model, ModelVersion, get_model, resolve_version
 from charter.store.schema import gate_results
 
@@ -108,7 +109,7 @@ def gate_context(
             "created_by": version.creator, "created_at": version.created_at,
             "has_input_schema": version.input_schema is not None,
         },
-        "evaluation": _evaluation(evaluation),
+        "evaluation": _evaluation(evaluation, _training_refs(context, version)),
         "champion": _champion(context, model, version, stage, evaluation),
         "fairness": {} if evaluation is None else _fairness(evaluation),
         "explanations": _explanations(evaluation),
@@ -175,6 +176,7 @@ def run_gate(
     replace_stored: bool = True,
 ) -> GateResult:
     """Evaluate every applicable policy for moving ``reference`` to ``stage``; store and audit the result."""
+    check_alias_name(stage)  # a stage is an alias: PROD would never match a policy's [prod]
     version = resolve_version(context, reference)
     policies = gate_policies(
         context, files=files, packs=packs, documents=documents, stored=stored, replace_stored=replace_stored
@@ -248,12 +250,20 @@ def _ts(when: datetime) -> str:
     return format_timestamp(when)
 
 
-def _evaluation(evaluation: Evaluation | None) -> dict[str, Any]:
+def _training_refs(context: Context, version: ModelVersion) -> set[str]:
+    """The dataset versions ``version`` was trained on (lineage edges with role ``training``)."""
+    return {node.ref for edge, node in upstream(context, version.ref).inputs
+            if node.kind == "dataset" and edge.role == "training"}  # fmt: skip
+
+
+def _evaluation(evaluation: Evaluation | None, training: set[str]) -> dict[str, Any]:
     if evaluation is None:
         return {}
     return {
         "dataset": evaluation.dataset,
         "evaluated_at": evaluation.created_at,
+        "source": evaluation.source,
+        "on_training_data": evaluation.dataset in training,
         "metrics": dict(evaluation.metrics),
         "slices": {  # slices too small to have metrics are left out (the evaluation notes them)
             column: {
