@@ -333,6 +333,19 @@ def test_a_policy_change_under_approval(context: Context, governed: Path, tmp_pa
     assert audit.verify_ledger(context).ok
 
 
+def test_a_policy_that_lint_refuses_is_not_stored(context: Context, tmp_path: Path) -> None:
+    """It would block every gate it applies to: unknown fields, a non-boolean rule."""
+    path = tmp_path / "typo.yaml"
+    path.write_text(POLICY.replace("evaluation.metrics.roc_auc >= 0.82", "evaluation.metric.roc_auc >= 0.82"))
+    head = audit.ledger_size(context)
+    with pytest.raises(InvalidInput, match=r"typo.yaml line 8: rule 'auc-baseline': unknown field 'evaluation.metric'"):
+        policies.add_policies(context, [path])
+    with pytest.raises(InvalidInput, match=r"unknown field 'evaluation.metric'"):
+        policies.add_policy_text(context, path.read_text(), origin="api:x")
+    assert policies.list_policies(context) == [] and audit.ledger_size(context) == head
+    assert run_gate(context, "credit-risk@1", "prod", files=[path]).outcome == "blocked"  # a gate may still try it
+
+
 def test_policies_apply_declaratively(context: Context, tmp_path: Path) -> None:
     from charter.errors import PolicyParseError
     from charter.services import apply as applying

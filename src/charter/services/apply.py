@@ -114,7 +114,7 @@ class PolicyKind:
 
         text = document.source.strip("\n") + "\n"
         # Padded with the lines before it, so that a problem names the line in the manifest file.
-        policy = parsed("\n" * (document.line - 1) + text, document.file)
+        policy = parsed("\n" * (document.line - 1) + text, document.file, linted=True)
         return {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "rules": [r.name for r in policy.rules],
                 "source": text}  # fmt: skip
 

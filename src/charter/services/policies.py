@@ -66,14 +66,16 @@ class PolicyChange:
         return asdict(self)
 
 
-def read_policy_files(paths: Sequence[Path]) -> list[tuple[str, str, Policy]]:
+def read_policy_files(paths: Sequence[Path], *, linted: bool = False) -> list[tuple[str, str, Policy]]:
     """``(text, origin, policy)`` for each YAML file (a folder: its ``*.yaml`` except ``cases.yaml``), checked."""
-    return read_policy_documents(read_policy_texts(paths))
+    return read_policy_documents(read_policy_texts(paths), linted=linted)
 
 
-def read_policy_documents(documents: Sequence[tuple[str, str]]) -> list[tuple[str, str, Policy]]:
-    """``(text, origin, policy)`` for policy documents given as ``(text, file)``, checked."""
-    return [(text, file, parsed(text, file)) for text, file in documents]
+def read_policy_documents(
+    documents: Sequence[tuple[str, str]], *, linted: bool = False
+) -> list[tuple[str, str, Policy]]:
+    """``(text, origin, policy)`` for policy documents given as ``(text, file)``, checked (and linted)."""
+    return [(text, file, parsed(text, file, linted=linted)) for text, file in documents]
 
 
 def read_packs(names: Sequence[str]) -> list[tuple[str, str, Policy]]:
@@ -87,9 +89,17 @@ def read_packs(names: Sequence[str]) -> list[tuple[str, str, Policy]]:
     return found
 
 
-def parsed(text: str, file: str) -> Policy:
-    """The compiled policy, or the first problem as an error that lists every problem found."""
+def parsed(text: str, file: str, *, linted: bool = False) -> Policy:
+    """The compiled policy, or the first problem as an error that lists every problem found.
+
+    ``linted``: also every problem ``charter policy lint`` finds (fields the context does not have,
+    expressions that are not boolean): a policy is stored only when lint passes, since a stored policy
+    with such a rule would block every gate it applies to."""
     policy, problems = parse_policy(text, file=file)
+    if policy is not None and not problems and linted:
+        from charter.policy.lint import lint_policy
+
+        problems = lint_policy(policy)
     if problems:
         error = problems[0].error()
         if len(problems) > 1:
@@ -165,7 +175,8 @@ def propose_policies(
 def _given(
     paths: Sequence[Path], packs: Sequence[str], documents: Sequence[tuple[str, str]]
 ) -> list[tuple[str, str, Policy]]:
-    given = [*read_policy_files(paths), *read_policy_documents(documents), *read_packs(packs)]
+    given = [*read_policy_files(paths, linted=True), *read_policy_documents(documents, linted=True),
+             *read_packs(packs)]  # fmt: skip
     if not given:
         raise InvalidInput("no policies given: name policy files or folders, or --pack NAME")
     names = [policy.name for _, _, policy in given]
@@ -181,7 +192,7 @@ def _digest(text: str) -> str:
 
 def add_policy_text(context: Context, text: str, *, origin: str) -> PolicyChange:
     """Store one policy document given as YAML text (the REST API's request body); ``origin`` names its source."""
-    policy = parsed(text, origin)
+    policy = parsed(text, origin, linted=True)
     with unit_of_work(context.engine, actor=context.actor, clock=context.clock) as uow:
         require(uow.connection, context.actor, "policy.manage")
         return store_in(uow, text, origin, policy.name, format_timestamp(context.clock.now()))
