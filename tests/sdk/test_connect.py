@@ -168,3 +168,23 @@ def test_a_simulated_clock_stamps_the_decisions_and_their_ledger_anchors(home: P
         times = lake_service.lake_of(context).read_table("credit-risk").column("ts").to_pylist()
     assert [entry.ts for entry in anchors] == [format_timestamp(simulated.now())]
     assert {t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in times} == {simulated.now()}
+
+
+def test_a_database_url_as_the_first_argument_selects_that_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`charter.connect("postgresql://...")` once made a folder named after the URL and spooled there."""
+    from charter.config import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("CHARTER_HOME", "CHARTER_DATABASE_URL", "CHARTER_LAKE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path}/store.db"
+    init_home(load_settings(env={}, home=tmp_path / ".charter", database_url=url))
+    with charter.connect(url) as cx:
+        assert cx.settings.database_url == url and cx.settings.home == Path(".charter").resolve()
+        cx.log_decisions("credit-risk@1", np.ones((3, 2)), [1, 0, 1])
+        assert cx.flush(timeout=30)
+    assert not (tmp_path / "sqlite:").exists()
+    with open_context(load_settings(env={}, home=tmp_path / ".charter", database_url=url)) as context:
+        assert lake_service.verify_lake(context, "credit-risk").rows == 3

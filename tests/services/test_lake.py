@@ -66,6 +66,17 @@ def test_a_removed_and_an_added_row_are_named(context: Context) -> None:
     assert kinds == {("removed", victim), ("added", "forged-id")}
 
 
+def test_a_second_copy_of_an_anchored_row_is_named(context: Context) -> None:
+    _written(context)
+    uri = lake_service.lake_of(context).uri("credit-risk")
+    copy = lake_service.lake_of(context).read_table("credit-risk").slice(2, 1)  # byte for byte, hash and all
+    write_deltalake(uri, copy, mode="append")
+    report = lake_service.verify_lake(context, "credit-risk")
+    assert [(p.kind, p.decision_id, p.detail) for p in report.problems] == [
+        ("added", copy.column("decision_id")[0].as_py(), "a second row with this decision id"),
+    ]  # fmt: skip
+
+
 def test_an_altered_manifest_is_caught(context: Context) -> None:
     _written(context)
     lake = lake_service.lake_of(context)

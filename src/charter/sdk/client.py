@@ -222,6 +222,10 @@ class Charter:
         self.close()
 
 
+#: A first argument with one of these schemes is a database URL, not a home folder.
+DATABASE_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite:///")
+
+
 def connect(
     home: str | Path | None = None,
     *,
@@ -245,6 +249,8 @@ def connect(
     """
     if url is None and isinstance(home, str) and home.startswith(("http://", "https://")):
         url, home = home, None
+    if database_url is None and isinstance(home, str) and home.startswith(DATABASE_SCHEMES):
+        database_url, home = home, None  # a database URL selects that store (the home stays the default)
     settings = load_settings(home=home, database_url=database_url)
     if url is not None:
         from charter.sdk.http_sink import HttpSink

@@ -253,6 +253,9 @@ def _check_rows(
             strict=True,
         ):
             count += 1
+            if kind == "decisions" and decision_id in present:  # one decision, one row: a copy was added
+                problems.append(LakeProblem("added", kind, in_batch, decision_id, "a second row with this decision id"))
+                continue
             present.add(decision_id)
             anchored = expected.get(decision_id)
             if anchored is None:
