@@ -257,6 +257,18 @@ def test_a_policy_change_is_proposed_approved_and_applied(home: Path, policies: 
     assert code == 1 and "already hold exactly these texts" in err
 
 
+def test_break_glass_changes_awaiting_their_review_are_listed(home: Path, policies: Path) -> None:
+    assert charter(home, "policy", "add", str(policies))[0] == 0
+    code, out, err = charter(home, "promote", "credit-risk@2", "--to", "prod", "--break-glass", "-j", "INC-7 outage")
+    assert code == 0 and "BREAK-GLASS: a review is due" in out, err
+    code, out, _ = charter(home, "approvals", "list", "--unreviewed", "--json")
+    [due] = json.loads(out)
+    assert code == 0 and (due["break_glass"], due["reviewed_by"]) == (True, None)  # due within 72 h, not overdue
+    assert charter(home, "approvals", "review", due["id"], "-j", "outage was real", actor="local:rita")[0] == 0
+    code, out, _ = charter(home, "approvals", "list", "--unreviewed", "--json")
+    assert (code, json.loads(out)) == (0, [])
+
+
 def test_promote_on_a_server(home: Path, policies: Path, served: dict[str, str], tmp_path: Path) -> None:
     assert charter(home, "policy", "add", str(policies))[0] == 0
     lenient = tmp_path / "lenient.yaml"

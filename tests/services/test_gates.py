@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -214,7 +215,7 @@ def test_the_approvals_a_policy_counts_and_names_are_the_ones_asked_for(context:
     assert done.status == "promoted" and done.request is not None and done.request.state == "executed"
 
 
-def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path) -> None:
+def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path, clock: FixedClock) -> None:
     with pytest.raises(InvalidInput, match=r"break-glass needs a justification"):
         promote(context, "credit-risk@3", "prod", break_glass=True)
     with pytest.raises(Forbidden, match=r"break-glass needs the role admin or risk-officer; local:dev has developer"):
@@ -223,6 +224,12 @@ def test_break_glass_moves_and_leaves_a_review(context: Context, governed: Path)
     assert result.status == "promoted" and result.break_glass and result.gate.outcome == "blocked"
     assert result.request is not None and result.request.state == "executed" and result.request.review_due_at
     assert get_model(context, "credit-risk").aliases == {"prod": 3}
+    assert [r.id for r in approvals.list_requests(context, unreviewed=True)] == [result.request.id]
+    assert approvals.overdue_reviews(context) == []
+    clock.advance(timedelta(hours=73))  # the review was due within 72 hours
+    assert [r.id for r in approvals.overdue_reviews(context)] == [result.request.id]
+    approvals.review(as_actor(context, "local:rita"), result.request.id, justification="outage was real")
+    assert approvals.list_requests(context, unreviewed=True) == approvals.overdue_reviews(context) == []
 
 
 def test_missing_evidence_fails_closed(context: Context, governed: Path, tmp_path: Path) -> None:

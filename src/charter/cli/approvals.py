@@ -25,18 +25,24 @@ def list_command(
     state: Annotated[list[str] | None, typer.Option(help="Only these states (repeat): pending, approved, ...")] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind: promote, rollback, retrain, ...")] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only the pending requests you may decide on.")] = False,
+    unreviewed: Annotated[
+        bool,
+        typer.Option("--unreviewed", help="Only break-glass changes not yet reviewed; exit 1 if a review is overdue."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """List change requests, newest first."""
     from rich.table import Table
 
-    from charter.services.approvals import list_requests
+    from charter.services.approvals import list_requests, overdue_reviews
 
     with open_context(ctx) as context:
-        found = list_requests(context, states=tuple(state or ()), kind=kind, awaiting=context.actor if mine else None)
+        found = list_requests(context, states=tuple(state or ()), kind=kind, awaiting=context.actor if mine else None,
+                              unreviewed=unreviewed)  # fmt: skip
+        overdue = {r.id for r in overdue_reviews(context)} if unreviewed else set()
     if json_output:
         print_json([r.to_dict() for r in found])
-        return
+        raise typer.Exit(1 if overdue else 0)
     table = Table("id", "kind", "subject", "state", "requester", "still needed", "expires")
     for r in found:
         still = (
@@ -44,8 +50,12 @@ def list_command(
             if r.state == "pending"
             else ("review due " + (r.review_due_at or "") if r.break_glass and not r.reviewed_by else "")
         )
+        if r.id in overdue:
+            still = "review OVERDUE since " + (r.review_due_at or "")
         table.add_row(r.id, r.kind, r.subject, r.state, r.requester, still, r.expires_at[:19] + "Z")
     stdout().print(table)
+    if overdue:  # a cron job or CI step can fail on a review nobody did
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -325,9 +325,15 @@ def get_request(context: Context, request_id: str) -> ChangeRequest:
 
 
 def list_requests(
-    context: Context, *, states: Sequence[str] = (), kind: str | None = None, awaiting: str | None = None
+    context: Context,
+    *,
+    states: Sequence[str] = (),
+    kind: str | None = None,
+    awaiting: str | None = None,
+    unreviewed: bool = False,
 ) -> list[ChangeRequest]:
-    """Requests, newest first; ``awaiting=PRINCIPAL`` keeps the pending ones that principal may decide on."""
+    """Requests, newest first; ``awaiting=PRINCIPAL`` keeps the pending ones that principal may decide on;
+    ``unreviewed`` the break-glass changes whose review has not been done (due or overdue)."""
     for state in states:
         if state not in STATES:
             raise InvalidInput(f"state {state!r} is not one of {', '.join(STATES)}")
@@ -345,7 +351,15 @@ def list_requests(
                 if r.state == "pending" and r.requester != awaiting and held & set(r.requirement.roles)
                 and awaiting not in {a.principal for a in r.approvals}
             ]  # fmt: skip
+    if unreviewed:
+        found = [r for r in found if r.break_glass and r.review_due_at is not None and r.reviewed_by is None]
     return [r for r in found if not states or r.state in states]
+
+
+def overdue_reviews(context: Context) -> list[ChangeRequest]:
+    """Break-glass changes whose review is past due: what ``charter approvals list --unreviewed`` fails on."""
+    now = format_timestamp(context.clock.now())
+    return [r for r in list_requests(context, unreviewed=True) if r.review_due_at is not None and r.review_due_at < now]
 
 
 def find_open(connection: Connection, payload: Mapping[str, Any], now: datetime) -> ChangeRequest | None:
