@@ -78,7 +78,7 @@ def test_grants_and_revocations_are_checked_and_audited(context: Context) -> Non
         "on call approver",
     )
     bob = as_actor(context, "local:bob")
-    assert access.whoami(bob) == {"principal": "local:bob", "roles": ["approver"], "permissions": []}
+    assert access.whoami(bob) == {"principal": "local:bob", "roles": ["approver"], "permissions": ["model.promote"]}
     head = audit.ledger_size(context)
     cases: list[tuple[object, type[Exception], str]] = [
         (lambda: access.grant(bob, "local:bob", "admin"), Forbidden, "granting or revoking roles needs the role admin"),
