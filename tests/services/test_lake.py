@@ -113,3 +113,14 @@ def test_the_lake_can_live_elsewhere(context: Context, tmp_path: Path) -> None:
         assert lake_service.verify_lake(moved, "credit-risk").ok
     assert (tmp_path / "shared-lake" / "credit-risk" / "decisions" / "_delta_log").is_dir()
     assert not lake_service.lake_of(context).exists("credit-risk")
+
+
+def test_erasure_and_the_overview_find_models_on_a_lake_at_a_uri(context: Context, tmp_path: Path) -> None:
+    """A lake at a URI (an object store's) cannot be listed like a folder: the ledger's anchors name its models."""
+    elsewhere = replace(context.settings, lake_uri=(tmp_path / "object-lake").as_uri())
+    with open_context(elsewhere, clock=context.clock) as moved:
+        lake_service.write_batch(moved, "credit-risk", "decisions", decisions(12), batch_id="u1")
+        assert [m["model"] for m in lake_service.lake_overview(moved)] == ["credit-risk"]
+        done = lake_service.erase_subject(moved, "s1")
+        assert [(e.model, e.decisions) for e in done] == [("credit-risk", 4)]  # before: 0 models, nothing erased
+        assert lake_service.verify_lake(moved, "credit-risk").ok

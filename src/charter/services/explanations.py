@@ -262,7 +262,7 @@ def find_decision(context: Context, decision_id: str, *, model: str | None = Non
     """The model and lake row of a decision id (searching every model's decisions unless one is named)."""
     import pyarrow.dataset as ds
 
-    from charter.services.lake import lake_of
+    from charter.services.lake import lake_models, lake_of
     from charter.services.references import check_name
 
     if not isinstance(decision_id, str) or not _UUID.match(decision_id):
@@ -272,7 +272,7 @@ def find_decision(context: Context, decision_id: str, *, model: str | None = Non
         check_name(model, "model", "credit-risk")
     if model is not None and not lake.exists(model):
         raise NotFound(f"no decision {decision_id!r}: model {model!r} has no decisions in the lake")
-    searched = [model] if model is not None else lake.models()
+    searched = [model] if model is not None else lake_models(context)
     for name in searched:
         found = lake.table(name).to_pyarrow_dataset().to_table(filter=ds.field("decision_id") == decision_id)
         if found.num_rows:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import select
 
 from charter.errors import InvalidInput
 from charter.lake.rowhash import row_hashes
@@ -31,6 +32,7 @@ from charter.ledger.chain import EntryFilter, list_entries
 from charter.ledger.merkle import ordered_root
 from charter.services.context import Context
 from charter.services.references import check_name
+from charter.store.schema import ledger_entries
 
 COMMITTED = "lake.committed"
 ERASED = "lake.erased"
@@ -60,11 +62,23 @@ def lake_of(context: Context) -> DecisionLake:
         return found
 
 
+def lake_models(context: Context) -> list[str]:
+    """The models with a decisions table: those a local lake holds on disk, and, for a lake at any URI
+    (object stores cannot be listed the same way), every model the ledger's commit anchors name."""
+    lake = lake_of(context)
+    with context.engine.connect() as connection:
+        subjects = connection.execute(
+            select(ledger_entries.c.subject).where(ledger_entries.c.subject.startswith("lake:")).distinct()
+        ).scalars()
+        anchored = {subject.removeprefix("lake:") for subject in subjects}
+    return sorted({*lake.models(), *(m for m in anchored if lake.exists(m, "decisions"))})
+
+
 def lake_overview(context: Context) -> list[dict[str, Any]]:
     """Every model with logged decisions: row counts, the decisions table's version and location."""
     lake = lake_of(context)
     overview = []
-    for model in lake.models():
+    for model in lake_models(context):
         table = lake.table(model)
         outcomes = lake.table(model, "outcomes").count() if lake.exists(model, "outcomes") else 0
         overview.append(
@@ -308,7 +322,7 @@ def erase_subject(context: Context, subject_id: str, *, models: Iterable[str] | 
         raise InvalidInput("the subject id is empty")
     lake = lake_of(context)
     done = []
-    for model in sorted(models) if models is not None else lake.models():
+    for model in sorted(models) if models is not None else lake_models(context):
         rows = lake.erase_subject(model, subject_id)
         subject_hash = hashlib.sha256(subject_id.encode()).hexdigest()
         _record_deletion(context, model, rows, {"reason": "erasure", "subject_sha256": subject_hash})
