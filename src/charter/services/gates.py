@@ -91,6 +91,8 @@ def gate_context(
     model = get_model(context, version.model)
     now = context.clock.now()
     evaluation = _latest(list_evaluations(context, version.ref))
+    inputs = upstream(context, version.ref).inputs  # the lineage into the version: datasets, training or not
+    training = {node.ref for edge, node in inputs if node.kind == "dataset" and edge.role == "training"}
     # A model card describes one version; the other documents may cover the whole model.
     kinds = {d.kind for d in documents_for(context, version.ref) if d.kind != "model_card" or d.version is not None}
     evidence = {
@@ -109,11 +111,11 @@ def gate_context(
             "created_by": version.creator, "created_at": version.created_at,
             "has_input_schema": version.input_schema is not None,
         },
-        "evaluation": _evaluation(evaluation, _training_refs(context, version)),
+        "evaluation": _evaluation(evaluation, training),
         "champion": _champion(context, model, version, stage, evaluation),
         "fairness": {} if evaluation is None else _fairness(evaluation),
         "explanations": _explanations(evaluation),
-        "datasets": _datasets(context, version, now),
+        "datasets": _datasets(context, inputs, now),
         "approvals": [
             {"principal": a.principal, "role": a.role, "decision": a.decision + "d", "at": a.at}
             for a in (request.approvals if request is not None else ())
@@ -250,12 +252,6 @@ def _ts(when: datetime) -> str:
     return format_timestamp(when)
 
 
-def _training_refs(context: Context, version: ModelVersion) -> set[str]:
-    """The dataset versions ``version`` was trained on (lineage edges with role ``training``)."""
-    return {node.ref for edge, node in upstream(context, version.ref).inputs
-            if node.kind == "dataset" and edge.role == "training"}  # fmt: skip
-
-
 def _evaluation(evaluation: Evaluation | None, training: set[str]) -> dict[str, Any]:
     if evaluation is None:
         return {}
@@ -314,9 +310,9 @@ def _champion(
     return {"version": number, "ref": ref, "metrics": dict(same[0].metrics) if same else {}}
 
 
-def _datasets(context: Context, version: ModelVersion, now: datetime) -> list[dict[str, Any]]:
+def _datasets(context: Context, inputs: Sequence[tuple[Any, Any]], now: datetime) -> list[dict[str, Any]]:
     found = []
-    for edge, node in upstream(context, version.ref).inputs:
+    for edge, node in inputs:
         if node.kind != "dataset":
             continue
         data = resolve_dataset_version(context, node.ref)
